@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvm-pageflip top-level Makefile.
+#
+#   make                 module (against KDIR) + CLI + selftests
+#   make module          the module only; KDIR=/path/to/kernel/build
+#   make test            every kselftest in the test VM, on every supported kernel
+#   make demo            the main job: a guest watching pages flipped into it
+#   make check           static checks (sparse, checkpatch, clang-format)
+#   make clean
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+CURDIR_ABS := $(abspath $(CURDIR))
+
+.PHONY: all module tools selftests test demo check clean install
+
+all: module tools selftests
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR_ABS) W=1 modules
+
+tools:
+	$(MAKE) -C tools
+
+selftests:
+	$(MAKE) -C selftests
+
+test:
+	selftests/vm/run.sh test
+
+demo:
+	selftests/vm/run.sh demo
+
+check:
+	scripts/check.sh
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR_ABS) modules_install
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR_ABS) clean 2>/dev/null
+	$(MAKE) -C tools clean
+	$(MAKE) -C selftests clean
+	rm -rf build
