@@ -2,29 +2,35 @@
 /*
  * The KVM side of a binding, kept as thin as KVM allows.
  *
- * The module uses no KVM symbol: it recognises a VM file by what KVM makes
- * of it (an anonymous-inode file named "kvm-vm" whose file_operations belong
- * to the loaded vendor module) and reads only the owning mm of struct kvm.
- * file_is_kvm() would be exact, but from 7.3 on it is exported to kvm-amd
- * and kvm-intel only.  Holding the VM *file* rather than a struct kvm
- * reference also pins the vendor module for as long as the binding lives,
- * which kvm_get_kvm() would not do.
+ * The module uses no KVM symbol.  file_is_kvm() would recognise a VM file
+ * exactly, but from 7.3 on it is exported to kvm-amd and kvm-intel only.
+ * A VM file is recognised instead by what KVM makes of it: a file on the
+ * anonymous-inode filesystem whose dentry KVM named "kvm-vm".  Only kernel
+ * code chooses those names, and only KVM uses this one.  Kernels that set
+ * an owner on KVM's file_operations (6.6 and later) must also name the
+ * vendor module as that owner.  The only field of struct kvm read is mm.
+ *
+ * The binding holds the VM *file*: that keeps struct kvm alive, and with it
+ * the vendor module, which every VM pins, without calling into KVM.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
+#include <linux/magic.h>
 #include <linux/module.h>
 #include <linux/string.h>
 #include "vm.h"
 
 static bool kpf_file_is_kvm_vm(const struct file *file)
 {
-	const struct module *owner = file->f_op ? file->f_op->owner : NULL;
+	const struct module *owner = file->f_op->owner;
 
-	if (!owner || (strcmp(owner->name, "kvm_amd") &&
-		       strcmp(owner->name, "kvm_intel")))
+	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC)
 		return false;
-	return !strcmp(file->f_path.dentry->d_name.name, "kvm-vm");
+	if (strcmp(file->f_path.dentry->d_name.name, "kvm-vm"))
+		return false;
+	return !owner || !strcmp(owner->name, "kvm_amd") ||
+	       !strcmp(owner->name, "kvm_intel");
 }
 
 /**
