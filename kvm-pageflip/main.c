@@ -8,6 +8,7 @@
 #include <linux/kvm_pageflip.h>
 #include <linux/module.h>
 #include "chardev.h"
+#include "debug.h"
 #include "fs.h"
 #include "pool.h"
 
@@ -21,6 +22,7 @@ static int __init kpf_init(void)
 	ret = kpf_chardev_init();
 	if (ret)
 		goto err_uninit_fs;
+	kpf_debug_init();
 	return 0;
 
 err_uninit_fs:
@@ -30,6 +32,7 @@ err_uninit_fs:
 
 static void __exit kpf_exit(void)
 {
+	kpf_debug_uninit();
 	kpf_chardev_uninit();
 	kpf_fs_uninit();
 	kpf_pool_uninit();

@@ -126,6 +126,17 @@ static const struct file_operations kpf_region_fops = {
 };
 
 /**
+ * kpf_region_from_file() - the region behind a file, if it is a region file
+ * @file: any file
+ *
+ * Return: the region, valid while the caller holds @file, or NULL.
+ */
+struct kpf_region *kpf_region_from_file(struct file *file)
+{
+	return file->f_op == &kpf_region_fops ? file->private_data : NULL;
+}
+
+/**
  * kpf_region_create() - bind a VM and create its region
  * @ctx: the control context whose staged frames the region will accept
  * @vm_fd: the VM fd

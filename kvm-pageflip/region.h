@@ -46,6 +46,7 @@ struct kpf_region {
 	struct kpf_page *slots[];
 };
 
+struct kpf_region *kpf_region_from_file(struct file *file);
 struct file *kpf_region_create(struct kpf_ctx *ctx, int vm_fd, u32 nr_slots);
 int kpf_region_flip(struct kpf_region *region, struct kpf_region_flip *cmd);
 

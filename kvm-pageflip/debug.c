@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Test hooks, off unless the module is loaded with test_hooks=1.
+ *
+ * /sys/kernel/debug/kvm-pageflip/hold lets a test do what a kvm_vcpu_map()
+ * user or a stray pin would do: hold an extra reference on the page that
+ * currently backs a slot.  Writing "FD SLOT" (FD a region fd of the writing
+ * process) takes such a reference; writing "release" drops them all.  The
+ * quarantine is tested with it.  Nothing here is reachable otherwise.
+ */
+#include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/uaccess.h>
+#include "debug.h"
+#include "pool.h"
+#include "region.h"
+
+static bool test_hooks;
+module_param(test_hooks, bool, 0444);
+MODULE_PARM_DESC(test_hooks, "Create the debugfs test hooks (default off)");
+
+#define KPF_DEBUG_MAX_HELD 64
+
+static struct dentry *kpf_debug_dir;
+
+/* @lock protects @held and @nr_held. */
+static struct {
+	struct mutex lock;
+	struct page *held[KPF_DEBUG_MAX_HELD];
+	unsigned int nr_held;
+} kpf_debug = {
+	.lock = __MUTEX_INITIALIZER(kpf_debug.lock),
+};
+
+static void kpf_debug_release_all(void)
+{
+	mutex_lock(&kpf_debug.lock);
+	while (kpf_debug.nr_held)
+		put_page(kpf_debug.held[--kpf_debug.nr_held]);
+	mutex_unlock(&kpf_debug.lock);
+}
+
+static int kpf_debug_hold(int fd, u32 slot)
+{
+	struct kpf_region *region;
+	struct file *file;
+	int ret = 0;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	region = kpf_region_from_file(file);
+	if (!region || slot >= region->nr_slots) {
+		ret = -EINVAL;
+		goto out_fput;
+	}
+
+	mutex_lock(&kpf_debug.lock);
+	if (kpf_debug.nr_held == KPF_DEBUG_MAX_HELD) {
+		ret = -ENOSPC;
+	} else {
+		mutex_lock(&region->lock);
+		get_page(region->slots[slot]->page);
+		kpf_debug.held[kpf_debug.nr_held++] = region->slots[slot]->page;
+		mutex_unlock(&region->lock);
+	}
+	mutex_unlock(&kpf_debug.lock);
+out_fput:
+	fput(file);
+	return ret;
+}
+
+static ssize_t kpf_debug_hold_write(struct file *file, const char __user *ubuf,
+				    size_t count, loff_t *ppos)
+{
+	char buf[32];
+	int fd, ret;
+	u32 slot;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+
+	if (sysfs_streq(buf, "release")) {
+		kpf_debug_release_all();
+		return count;
+	}
+	if (sscanf(buf, "%d %u", &fd, &slot) != 2)
+		return -EINVAL;
+	ret = kpf_debug_hold(fd, slot);
+	return ret ? ret : count;
+}
+
+static const struct file_operations kpf_debug_hold_fops = {
+	.owner = THIS_MODULE,
+	.write = kpf_debug_hold_write,
+	.llseek = noop_llseek,
+};
+
+/**
+ * kpf_debug_init() - create the test hooks when test_hooks is set
+ *
+ * Debugfs failures are not fatal: the hooks are then simply absent.
+ */
+void kpf_debug_init(void)
+{
+	if (!test_hooks)
+		return;
+	kpf_debug_dir = debugfs_create_dir("kvm-pageflip", NULL);
+	debugfs_create_file("hold", 0200, kpf_debug_dir, NULL,
+			    &kpf_debug_hold_fops);
+}
+
+/**
+ * kpf_debug_uninit() - remove the hooks and drop every reference they hold
+ */
+void kpf_debug_uninit(void)
+{
+	debugfs_remove(kpf_debug_dir);
+	kpf_debug_release_all();
+}
