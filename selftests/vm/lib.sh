@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Settings and helpers shared by the test-VM scripts.  Sourced, never run.
+#
+# Everything downloaded or built outside the repository lives under
+# KPF_CACHE; setup.sh writes the kernels it prepared to KPF_KERNELS_LIST, one
+# tab-separated line per kernel:
+#
+#   label  kver  kdir  vmlinuz  modroot  chroot
+#
+# label    short name used by KPF_KERNELS (e.g. 6.12)
+# kver     the kernel release (uname -r)
+# kdir     the headers tree to build modules against (a path inside chroot)
+# vmlinuz  the kernel image to boot
+# modroot  directory holding lib/modules/KVER of that kernel (depmod -b)
+# chroot   root of the chroot that builds go through, or "-" for the host
+
+KPF_CACHE=${KPF_CACHE:-/var/cache/kvm-pageflip}
+KPF_KERNELS_LIST=$KPF_CACHE/kernels.list
+KPF_CHROOT=$KPF_CACHE/trixie
+KPF_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KPF_BUILD=$KPF_REPO/build
+
+export DEBIAN_FRONTEND=noninteractive
+
+# say MESSAGE...: one line of progress, prefixed with the script's name.
+say() {
+	printf '%s: %s\n' "$KPF_PROG" "$*"
+}
+
+die() {
+	say "error: $*" >&2
+	exit 1
+}
+
+# kernels_selected: the lines of KPF_KERNELS_LIST whose label is in
+# KPF_KERNELS (all of them when KPF_KERNELS is empty).
+kernels_selected() {
+	local label line rest want
+
+	[ -s "$KPF_KERNELS_LIST" ] || die "$KPF_KERNELS_LIST is missing: run selftests/vm/setup.sh"
+	for want in ${KPF_KERNELS:-}; do
+		grep -q "^$want	" "$KPF_KERNELS_LIST" ||
+			die "KPF_KERNELS: no kernel labelled '$want' in $KPF_KERNELS_LIST"
+	done
+	while IFS= read -r line; do
+		label=${line%%	*}
+		rest=" ${KPF_KERNELS:-$label} "
+		[[ $rest == *" $label "* ]] && printf '%s\n' "$line"
+	done <"$KPF_KERNELS_LIST"
+}
+
+# in_chroot ROOT CMD...: run CMD on the host (ROOT is "-") or inside the
+# chroot ROOT with its own /proc, in a private mount namespace so that the
+# mount disappears with the command (7.3's objtool needs /proc).
+in_chroot() {
+	local root=$1
+	shift
+	if [ "$root" = - ]; then
+		"$@"
+	else
+		unshare --mount --propagation private -- \
+			sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$root" "$@"
+	fi
+}
