@@ -115,8 +115,8 @@ int kpf_binding_list(struct kpf_binding_info __user *uinfo, u32 room,
 		}
 		xa_unlock(&kpf_bindings);
 
-		if (n && copy_to_user(uinfo + written, chunk,
-				      n * sizeof(chunk[0])))
+		if (n &&
+		    copy_to_user(uinfo + written, chunk, n * sizeof(chunk[0])))
 			return -EFAULT;
 		written += n;
 		start = index;

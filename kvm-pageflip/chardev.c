@@ -56,12 +56,12 @@ static int kpf_ioctl_create_region(struct kpf_ucmd *ucmd)
 	}
 
 	cmd->out_region_fd = fd;
-	cmd->out_binding_id = ((struct kpf_region *)file->private_data)->binding_id;
+	cmd->out_binding_id = kpf_region_from_file(file)->binding_id;
 	ret = kpf_ucmd_respond(ucmd);
 	if (ret)
 		goto err_fput;
 
-	kpf_binding_publish(file->private_data);
+	kpf_binding_publish(kpf_region_from_file(file));
 	fd_install(fd, file);
 	return 0;
 

@@ -17,7 +17,7 @@ struct kpf_flip_entry;
  */
 struct kpf_ctx {
 	struct kref ref;
-	struct mutex lock;
+	struct mutex lock; /* protects staged and its pages' claimed bits */
 	struct xarray staged;
 };
 

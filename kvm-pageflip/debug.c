@@ -27,9 +27,8 @@ MODULE_PARM_DESC(test_hooks, "Create the debugfs test hooks (default off)");
 
 static struct dentry *kpf_debug_dir;
 
-/* @lock protects @held and @nr_held. */
 static struct {
-	struct mutex lock;
+	struct mutex lock; /* protects held[] and nr_held */
 	struct page *held[KPF_DEBUG_MAX_HELD];
 	unsigned int nr_held;
 } kpf_debug = {

@@ -2,8 +2,7 @@
 #ifndef KPF_FS_H
 #define KPF_FS_H
 
-struct file;
-struct file_operations;
+#include <linux/fs.h>
 
 struct file *kpf_fs_file_create(const char *name,
 				const struct file_operations *fops,

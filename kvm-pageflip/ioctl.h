@@ -38,13 +38,13 @@ struct kpf_ioctl_op {
 };
 
 /* A table row for @_ioctl in a table whose first command is @_base. */
-#define KPF_IOCTL_OP(_base, _ioctl, _fn, _struct, _last, _flags)	\
-	[_IOC_NR(_ioctl) - (_base)] = {					\
-		.ioctl_num = _ioctl,					\
-		.size = sizeof(_struct),				\
-		.min_size = offsetofend(_struct, _last),		\
-		.flags = _flags,					\
-		.execute = _fn,						\
+#define KPF_IOCTL_OP(_base, _ioctl, _fn, _struct, _last, _flags) \
+	[_IOC_NR(_ioctl) - (_base)] = {                          \
+		.ioctl_num = _ioctl,                             \
+		.size = sizeof(_struct),                         \
+		.min_size = offsetofend(_struct, _last),         \
+		.flags = _flags,                                 \
+		.execute = _fn,                                  \
 	}
 
 long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,

@@ -23,20 +23,18 @@
 
 static unsigned long max_pages = 262144;
 module_param(max_pages, ulong, 0444);
-MODULE_PARM_DESC(max_pages,
-		 "Pages the module may hold in all: pool, staged, slots, quarantine (default 262144 = 1 GiB)");
+MODULE_PARM_DESC(max_pages, "Pages the module may hold in all (default 1 GiB)");
 
 static unsigned int pool_keep = 1024;
 module_param(pool_keep, uint, 0644);
-MODULE_PARM_DESC(pool_keep,
-		 "Free pages kept for reuse; more are returned to the page allocator (default 1024)");
+MODULE_PARM_DESC(pool_keep, "Free pages kept for reuse (default 1024)");
 
 /*
  * @lock protects everything in struct kpf_pool and the @node and @state of
  * every struct kpf_page.  It is a leaf lock: nothing else is taken under it.
  */
 static struct kpf_pool {
-	spinlock_t lock;
+	spinlock_t lock; /* see above */
 	struct list_head free;
 	struct list_head quarantine;
 	unsigned long nr[KPF_NR_PAGE_STATES];
@@ -200,7 +198,7 @@ void kpf_pool_release(struct kpf_page *kp, struct kpf_stats *binding)
 
 	if (shared) {
 		kpf_stat_add(binding, KPF_STAT_QUARANTINED, 1);
-		pr_warn_ratelimited("page %#lx still referenced after leaving a VM; quarantined\n",
+		pr_warn_ratelimited("page %#lx held elsewhere; quarantined\n",
 				    page_to_pfn(kp->page));
 	}
 	if (drop)

@@ -8,10 +8,10 @@
 
 /* Where a pool page is; every page the module holds is in exactly one. */
 enum kpf_page_state {
-	KPF_PAGE_FREE,		/* in the pool, contents stale until scrubbed */
-	KPF_PAGE_STAGED,	/* holds a frame, owned by a control fd */
-	KPF_PAGE_SLOT,		/* backs a region slot */
-	KPF_PAGE_QUARANTINE,	/* left a slot while referenced elsewhere */
+	KPF_PAGE_FREE, /* in the pool, contents stale until scrubbed */
+	KPF_PAGE_STAGED, /* holds a frame, owned by a control fd */
+	KPF_PAGE_SLOT, /* backs a region slot */
+	KPF_PAGE_QUARANTINE, /* left a slot while referenced elsewhere */
 	KPF_NR_PAGE_STATES,
 };
 
@@ -30,7 +30,8 @@ struct kpf_page {
 };
 
 struct kpf_page *kpf_pool_take(enum kpf_page_state to, unsigned int keep_off,
-			       unsigned int keep_len, struct kpf_stats *binding);
+			       unsigned int keep_len,
+			       struct kpf_stats *binding);
 void kpf_pool_move(struct kpf_page *kp, enum kpf_page_state to);
 void kpf_pool_release(struct kpf_page *kp, struct kpf_stats *binding);
 void kpf_pool_read(struct kpf_counters *counters);

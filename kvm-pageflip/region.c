@@ -104,8 +104,8 @@ static int kpf_ioctl_region_flip(struct kpf_ucmd *ucmd)
 #define KPF_REGION_CMD_BASE KPF_CMD_REGION_FLIP
 static const struct kpf_ioctl_op kpf_region_ops[] = {
 	KPF_IOCTL_OP(KPF_REGION_CMD_BASE, KPF_REGION_FLIP,
-		     kpf_ioctl_region_flip, struct kpf_region_flip,
-		     __reserved2, 0),
+		     kpf_ioctl_region_flip, struct kpf_region_flip, __reserved2,
+		     0),
 };
 
 static long kpf_region_ioctl(struct file *file, unsigned int cmd,

@@ -41,7 +41,7 @@ struct kpf_region {
 	u32 binding_id;
 	pid_t vmm_tgid;
 
-	struct mutex lock;
+	struct mutex lock; /* protects slots[], see above */
 	struct kpf_stats stats;
 	struct kpf_page *slots[];
 };

@@ -46,7 +46,7 @@ static int open_device(const char *path)
 	if (fd < 0)
 		die("cannot open %s: %s%s", path, strerror(errno),
 		    errno == ENOENT ? " (is the kvm-pageflip module loaded?)" :
-		    "");
+				      "");
 	return fd;
 }
 
@@ -186,8 +186,8 @@ static int cmd_stats(int fd, int argc, char **argv)
 	if (json)
 		printf("{\n  \"binding\": %u,\n", st.binding_id);
 	else
-		printf("%s\n", st.binding_id ? "binding counters" :
-					       "module totals");
+		printf("%s\n",
+		       st.binding_id ? "binding counters" : "module totals");
 	print_fields(f, ARRAY_SIZE(f), "  ");
 	if (json)
 		printf("}\n");

@@ -8,9 +8,9 @@
 #define KPF_COMPAT_H
 
 #if !defined(KPF_HAVE_EXPORT_UNMAP_MAPPING_RANGE) || \
-	!defined(KPF_HAVE_EXPORT_VMF_INSERT_PFN) || \
+	!defined(KPF_HAVE_EXPORT_VMF_INSERT_PFN) ||  \
 	!defined(KPF_HAVE_EXPORT_INIT_PSEUDO)
-#error "kvm-pageflip: the target kernel does not export unmap_mapping_range, vmf_insert_pfn or init_pseudo"
+#error "kvm-pageflip needs unmap_mapping_range, vmf_insert_pfn and init_pseudo exported"
 #endif
 
 #ifndef __ASSEMBLY__

@@ -99,6 +99,7 @@ struct kpf_info {
 	__aligned_u64 pool_fill_flags;
 	__aligned_u64 region_flip_flags;
 };
+
 #define KPF_GET_INFO _IO(KPF_TYPE, KPF_CMD_GET_INFO)
 
 /**
@@ -132,6 +133,7 @@ struct kpf_create_region {
 	__s32 out_region_fd;
 	__u32 out_binding_id;
 };
+
 #define KPF_CREATE_REGION _IO(KPF_TYPE, KPF_CMD_CREATE_REGION)
 
 /**
@@ -163,6 +165,7 @@ struct kpf_pool_fill {
 	__u32 out_handle;
 	__u32 __reserved;
 };
+
 #define KPF_POOL_FILL _IO(KPF_TYPE, KPF_CMD_POOL_FILL)
 
 /**
@@ -182,6 +185,7 @@ struct kpf_pool_drop {
 	__u32 handle;
 	__u32 __reserved;
 };
+
 #define KPF_POOL_DROP _IO(KPF_TYPE, KPF_CMD_POOL_DROP)
 
 /**
@@ -238,6 +242,7 @@ struct kpf_get_stats {
 	__u32 __reserved;
 	struct kpf_counters counters;
 };
+
 #define KPF_GET_STATS _IO(KPF_TYPE, KPF_CMD_GET_STATS)
 
 /**
@@ -272,6 +277,7 @@ struct kpf_list_bindings {
 	__u32 __reserved;
 	__aligned_u64 entries;
 };
+
 #define KPF_LIST_BINDINGS _IO(KPF_TYPE, KPF_CMD_LIST_BINDINGS)
 
 /**
@@ -314,6 +320,7 @@ struct kpf_region_flip {
 	__u32 out_invalidations;
 	__u32 __reserved2;
 };
+
 #define KPF_REGION_FLIP _IO(KPF_TYPE, KPF_CMD_REGION_FLIP)
 
 #endif /* _UAPI_LINUX_KVM_PAGEFLIP_H */
