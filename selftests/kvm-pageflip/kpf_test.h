@@ -11,6 +11,7 @@
 
 #include "kselftest_harness.h"
 #include "kpf.h"
+#include "watch.h"
 
 /*
  * How long a guest may run before the test gives up on it.  Generous:
@@ -74,6 +75,43 @@ static inline bool dev_missing(int err)
 		struct kvm_vcpu *__v = (vcpu);                               \
 		ASSERT_EQ((uint64_t)UCALL_DONE, vcpu_thread_join(__v, (uc))) \
 			LOG_UCALL(__v->vm, (uc));                            \
+	} while (0)
+
+/* Joins every vCPU thread; each must have reported DONE. */
+#define ASSERT_ALL_DONE(vcpus, n)                                            \
+	do {                                                                 \
+		struct ucall __uc;                                           \
+		unsigned int __i;                                            \
+		for (__i = 0; __i < (n); __i++)                              \
+			ASSERT_JOINED_DONE((vcpus)[__i], &__uc);             \
+	} while (0)
+
+/* Joins the vCPU threads still running and logs what each reported. */
+static inline void log_vcpus(struct __test_metadata *_metadata,
+			     struct kvm_vcpu **vcpus, unsigned int n)
+{
+	struct ucall uc;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!vcpus[i]->threaded)
+			continue;
+		vcpu_thread_join(vcpus[i], &uc);
+		TH_LOG("vCPU %d of this VM:", vcpus[i]->id);
+		LOG_UCALL(vcpus[i]->vm, &uc);
+	}
+}
+
+/* Waits for slot watchers (watch.h) to complete @passes passes each. */
+#define ASSERT_PASSES(vm, vcpus, n, passes)                                  \
+	do {                                                                 \
+		if (!watch_wait_passes((vm), (vcpus), (n), (passes),         \
+				       VCPU_TIMEOUT_MS)) {                   \
+			log_vcpus(_metadata, (vcpus), (n));                  \
+			ASSERT_TRUE(false)                                   \
+				TH_LOG("guests stopped short of %lu passes", \
+				       (uint64_t)(passes));                  \
+		}                                                            \
 	} while (0)
 
 /* Module totals: nothing staged or in a slot, and the books balance. */

@@ -55,6 +55,7 @@ struct kvm_vcpu {
 	/* A vCPU run by vcpu_thread_start() */
 	pthread_t thread;
 	bool threaded;
+	bool finished;		/* set by the thread when it is done */
 	unsigned int timeout_ms;
 	struct ucall result;
 };
@@ -124,6 +125,12 @@ uint64_t vcpu_run(struct kvm_vcpu *vcpu, struct ucall *uc,
  */
 void vcpu_thread_start(struct kvm_vcpu *vcpu, unsigned int timeout_ms);
 uint64_t vcpu_thread_join(struct kvm_vcpu *vcpu, struct ucall *uc);
+
+/* True once a vCPU thread has stopped running its vCPU. */
+static inline bool vcpu_thread_finished(struct kvm_vcpu *vcpu)
+{
+	return __atomic_load_n(&vcpu->finished, __ATOMIC_ACQUIRE);
+}
 
 /* Human-readable account of @uc, e.g. a guest assertion and its values. */
 void ucall_describe(struct kvm_vm *vm, const struct ucall *uc, char *buf,

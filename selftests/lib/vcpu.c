@@ -221,6 +221,7 @@ static void *vcpu_thread(void *data)
 	} while (cmd == UCALL_SYNC || cmd == UCALL_PRINT);
 	if (vcpu->result.cmd == UCALL_TIMEOUT)
 		vcpu->result.args[0] = vcpu->timeout_ms;
+	__atomic_store_n(&vcpu->finished, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -230,6 +231,7 @@ void vcpu_thread_start(struct kvm_vcpu *vcpu, unsigned int timeout_ms)
 
 	KVM_CHECK(!vcpu->threaded, "vCPU %d already has a thread", vcpu->id);
 	vcpu->timeout_ms = timeout_ms;
+	vcpu->finished = false;
 	ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	KVM_CHECK(!ret, "pthread_create: %s", strerror(ret));
 	vcpu->threaded = true;
