@@ -43,8 +43,11 @@ static int kpf_ioctl_create_region(struct kpf_ucmd *ucmd)
 	struct file *file;
 	int fd, ret;
 
-	if (!cmd->nr_slots || cmd->nr_slots > KPF_MAX_SLOTS)
+	if (!cmd->nr_slots || cmd->nr_slots > KPF_MAX_SLOTS) {
+		kpf_user_err("nr_slots %u is not in 1..%u\n", cmd->nr_slots,
+			     KPF_MAX_SLOTS);
 		return -EINVAL;
+	}
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
@@ -81,11 +84,17 @@ static int kpf_ioctl_pool_fill(struct kpf_ucmd *ucmd)
 	int ret;
 
 	if (cmd->__reserved)
-		return -EOPNOTSUPP;
-	if (check_add_overflow(cmd->offset, cmd->len, &end))
+		return kpf_ucmd_reserved(ucmd);
+	if (check_add_overflow(cmd->offset, cmd->len, &end)) {
+		kpf_user_err("offset %u + len %u overflows\n", cmd->offset,
+			     cmd->len);
 		return -EOVERFLOW;
-	if (!cmd->len || end > PAGE_SIZE)
+	}
+	if (!cmd->len || end > PAGE_SIZE) {
+		kpf_user_err("offset %u, len %u do not fit a page\n",
+			     cmd->offset, cmd->len);
 		return -EINVAL;
+	}
 
 	kp = kpf_pool_take(KPF_PAGE_STAGED, cmd->offset, cmd->len, NULL);
 	if (IS_ERR(kp))
@@ -119,10 +128,12 @@ static int kpf_ioctl_pool_drop(struct kpf_ucmd *ucmd)
 	struct kpf_page *kp;
 
 	if (cmd->__reserved)
-		return -EOPNOTSUPP;
+		return kpf_ucmd_reserved(ucmd);
 	kp = kpf_ctx_unstage(ucmd->obj, cmd->handle);
-	if (!kp)
+	if (!kp) {
+		kpf_user_err("handle %u is not staged here\n", cmd->handle);
 		return -ENOENT;
+	}
 	kpf_pool_release(kp, NULL);
 	return 0;
 }
@@ -133,12 +144,14 @@ static int kpf_ioctl_get_stats(struct kpf_ucmd *ucmd)
 	int ret;
 
 	if (cmd->__reserved)
-		return -EOPNOTSUPP;
+		return kpf_ucmd_reserved(ucmd);
 	memset(&cmd->counters, 0, sizeof(cmd->counters));
 	if (cmd->binding_id) {
 		ret = kpf_binding_read(cmd->binding_id, &cmd->counters);
-		if (ret)
+		if (ret) {
+			kpf_user_err("no binding %u\n", cmd->binding_id);
 			return ret;
+		}
 	} else {
 		kpf_stats_read_total(&cmd->counters);
 		kpf_pool_read(&cmd->counters);
@@ -152,7 +165,7 @@ static int kpf_ioctl_list_bindings(struct kpf_ucmd *ucmd)
 	int ret;
 
 	if (cmd->__reserved)
-		return -EOPNOTSUPP;
+		return kpf_ucmd_reserved(ucmd);
 	ret = kpf_binding_list(u64_to_user_ptr(cmd->entries), cmd->nr_entries,
 			       &cmd->nr_entries);
 	if (ret)

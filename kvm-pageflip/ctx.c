@@ -7,6 +7,7 @@
 #include <linux/slab.h>
 #include <linux/kvm_pageflip.h>
 #include "ctx.h"
+#include "ioctl.h"
 #include "pool.h"
 
 /**
@@ -145,10 +146,14 @@ int kpf_ctx_claim(struct kpf_ctx *ctx, const struct kpf_flip_entry *entries,
 	for (i = 0; i < n; i++) {
 		kp = xa_load(&ctx->staged, entries[i].handle);
 		if (!kp) {
+			kpf_user_err("flip: handle %u is not staged\n",
+				     entries[i].handle);
 			ret = -ENOENT;
 			break;
 		}
 		if (kp->claimed) {
+			kpf_user_err("flip: handle %u appears twice\n",
+				     entries[i].handle);
 			ret = -EINVAL;
 			break;
 		}

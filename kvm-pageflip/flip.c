@@ -15,6 +15,7 @@
 #include <linux/sort.h>
 #include <linux/string.h>
 #include "ctx.h"
+#include "ioctl.h"
 #include "pool.h"
 #include "region.h"
 
@@ -32,10 +33,16 @@ static int kpf_flip_sort(struct kpf_flip_entry *entries, u32 n, u32 nr_slots)
 
 	sort(entries, n, sizeof(*entries), kpf_flip_entry_cmp, NULL);
 	for (i = 0; i < n; i++) {
-		if (entries[i].slot >= nr_slots)
+		if (entries[i].slot >= nr_slots) {
+			kpf_user_err("flip: slot %u is beyond the %u slots\n",
+				     entries[i].slot, nr_slots);
 			return -EINVAL;
-		if (i && entries[i].slot == entries[i - 1].slot)
+		}
+		if (i && entries[i].slot == entries[i - 1].slot) {
+			kpf_user_err("flip: slot %u appears twice\n",
+				     entries[i].slot);
 			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -90,8 +97,11 @@ int kpf_region_flip(struct kpf_region *region, struct kpf_region_flip *cmd)
 	u32 runs;
 	int ret;
 
-	if (!n || n > KPF_MAX_BATCH)
+	if (!n || n > KPF_MAX_BATCH) {
+		kpf_user_err("flip: nr_entries %u is not in 1..%u\n", n,
+			     KPF_MAX_BATCH);
 		return -EINVAL;
+	}
 
 	entries = memdup_user(u64_to_user_ptr(cmd->entries),
 			      n * sizeof(*entries));

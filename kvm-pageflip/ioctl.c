@@ -51,8 +51,8 @@ long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,
 	const struct kpf_ioctl_op *op;
 	union kpf_ucmd_buffer buf;
 	struct kpf_ucmd ucmd;
+	u32 user_size, unknown;
 	unsigned int nr;
-	u32 user_size;
 	int ret;
 
 	nr = _IOC_NR(cmd);
@@ -64,16 +64,28 @@ long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,
 
 	if (get_user(user_size, (u32 __user *)ubuffer))
 		return -EFAULT;
-	if (user_size < op->min_size)
+	if (user_size < op->min_size) {
+		kpf_user_err("ioctl %#x: size %u is below %u\n", cmd, user_size,
+			     op->min_size);
 		return -EINVAL;
+	}
 	/* Nothing legitimate is this large; don't scan gigabytes for zeros. */
-	if (user_size > PAGE_SIZE)
+	if (user_size > PAGE_SIZE) {
+		kpf_user_err("ioctl %#x: size %u is too large\n", cmd,
+			     user_size);
 		return -E2BIG;
+	}
 	ret = copy_struct_from_user(&buf, op->size, ubuffer, user_size);
+	if (ret == -E2BIG)
+		kpf_user_err("ioctl %#x: non-zero bytes beyond byte %u\n", cmd,
+			     op->size);
 	if (ret)
 		return ret;
-	if (((struct kpf_ucmd_header *)&buf)->flags & ~op->flags)
+	unknown = ((struct kpf_ucmd_header *)&buf)->flags & ~op->flags;
+	if (unknown) {
+		kpf_user_err("ioctl %#x: unknown flags %#x\n", cmd, unknown);
 		return -EOPNOTSUPP;
+	}
 
 	ucmd = (struct kpf_ucmd){
 		.ubuffer = ubuffer,
@@ -81,6 +93,7 @@ long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,
 		.cmd_size = op->size,
 		.cmd = &buf,
 		.obj = obj,
+		.ioctl_num = cmd,
 	};
 	return op->execute(&ucmd);
 }
@@ -97,4 +110,17 @@ int kpf_ucmd_respond(struct kpf_ucmd *ucmd)
 			 min(ucmd->user_size, ucmd->cmd_size)))
 		return -EFAULT;
 	return 0;
+}
+
+/**
+ * kpf_ucmd_reserved() - refuse a command whose reserved field is not zero
+ * @ucmd: the call
+ *
+ * Return: -EOPNOTSUPP, after saying why.
+ */
+int kpf_ucmd_reserved(struct kpf_ucmd *ucmd)
+{
+	kpf_user_err("ioctl %#x: reserved field is not zero\n",
+		     ucmd->ioctl_num);
+	return -EOPNOTSUPP;
 }

@@ -2,8 +2,18 @@
 #ifndef KPF_IOCTL_H
 #define KPF_IOCTL_H
 
+#include <linux/printk.h>
+#include <linux/sched.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
+
+/*
+ * One rate-limited line per request refused because of what userspace
+ * passed, naming the caller; never a stack trace.
+ */
+#define kpf_user_err(fmt, ...)                             \
+	pr_info_ratelimited("%s[%d]: " fmt, current->comm, \
+			    task_tgid_nr(current), ##__VA_ARGS__)
 
 /**
  * struct kpf_ucmd - one ioctl call being executed
@@ -12,6 +22,7 @@
  * @cmd_size: size of the kernel's struct
  * @cmd: kernel copy of the struct, zero-extended to @cmd_size
  * @obj: what the fd refers to (struct kpf_ctx or struct kpf_region)
+ * @ioctl_num: the ioctl number, for messages
  */
 struct kpf_ucmd {
 	void __user *ubuffer;
@@ -19,6 +30,7 @@ struct kpf_ucmd {
 	u32 cmd_size;
 	void *cmd;
 	void *obj;
+	unsigned int ioctl_num;
 };
 
 /**
@@ -51,5 +63,6 @@ long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,
 			unsigned int base, unsigned int cmd, unsigned long arg,
 			void *obj);
 int kpf_ucmd_respond(struct kpf_ucmd *ucmd);
+int kpf_ucmd_reserved(struct kpf_ucmd *ucmd);
 
 #endif /* KPF_IOCTL_H */

@@ -19,6 +19,7 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include "ioctl.h"
 #include "pool.h"
 
 static unsigned long max_pages = 262144;
@@ -137,6 +138,8 @@ struct kpf_page *kpf_pool_take(enum kpf_page_state to, unsigned int keep_off,
 		pool.nr[to]++;
 	} else {
 		spin_unlock(&pool.lock);
+		kpf_user_err("the module already holds max_pages=%lu pages\n",
+			     max_pages);
 		return ERR_PTR(-ENOSPC);
 	}
 	spin_unlock(&pool.lock);

@@ -50,13 +50,22 @@ static int kpf_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kpf_region *region = file->private_data;
 
-	if (current->mm != region->mm)
+	if (current->mm != region->mm) {
+		kpf_user_err("only the VM's process may map binding %u\n",
+			     region->binding_id);
 		return -EPERM;
-	if (!(vma->vm_flags & VM_SHARED))
+	}
+	if (!(vma->vm_flags & VM_SHARED)) {
+		kpf_user_err("binding %u: mappings must be MAP_SHARED\n",
+			     region->binding_id);
 		return -EINVAL;
+	}
 	if (vma->vm_pgoff >= region->nr_slots ||
-	    vma_pages(vma) > region->nr_slots - vma->vm_pgoff)
+	    vma_pages(vma) > region->nr_slots - vma->vm_pgoff) {
+		kpf_user_err("binding %u: mapping beyond its %u slots\n",
+			     region->binding_id, region->nr_slots);
 		return -EINVAL;
+	}
 
 	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
 				  VM_DONTCOPY);
@@ -93,7 +102,7 @@ static int kpf_ioctl_region_flip(struct kpf_ucmd *ucmd)
 	int ret;
 
 	if (cmd->__reserved || cmd->__reserved2)
-		return -EOPNOTSUPP;
+		return kpf_ucmd_reserved(ucmd);
 	ret = kpf_region_flip(ucmd->obj, cmd);
 	if (ret)
 		return ret;

@@ -19,6 +19,7 @@
 #include <linux/magic.h>
 #include <linux/module.h>
 #include <linux/string.h>
+#include "ioctl.h"
 #include "vm.h"
 
 static bool kpf_file_is_kvm_vm(const struct file *file)
@@ -47,14 +48,18 @@ struct file *kpf_vm_fget(int fd, struct mm_struct **mm)
 	struct kvm *kvm;
 
 	file = fget(fd);
-	if (!file)
+	if (!file) {
+		kpf_user_err("vm_fd %d is not an open fd\n", fd);
 		return ERR_PTR(-EBADF);
+	}
 	if (!kpf_file_is_kvm_vm(file)) {
+		kpf_user_err("vm_fd %d is not a KVM VM\n", fd);
 		fput(file);
 		return ERR_PTR(-EINVAL);
 	}
 	kvm = file->private_data;
 	if (kvm->mm != current->mm) {
+		kpf_user_err("vm_fd %d is a VM of another process\n", fd);
 		fput(file);
 		return ERR_PTR(-EPERM);
 	}
