@@ -246,6 +246,43 @@ TEST_F(guest, vcpus_read_during_flips)
 	vm_free(vm);
 }
 
+#define B2B_SLOTS 16
+#define B2B_GENS 300
+
+/*
+ * (3b) The same without pacing: 300 batches back to back while two vCPUs
+ * fault the slots in again and again.  A flip racing a vCPU's fault must
+ * not fail that vCPU's KVM_RUN (EFAULT) either.
+ */
+TEST_F(guest, vcpus_read_during_back_to_back_flips)
+{
+	struct kvm_vcpu *vcpus[CONCURRENT_VCPUS];
+	struct kpf_flip_entry e[B2B_SLOTS];
+	struct kpf_region region;
+	struct kvm_vm *vm;
+	unsigned int i;
+	uint64_t gen;
+
+	vm = vm_create();
+	ASSERT_EQ(0, kpf_region_attach(self->ctl, vm, B2B_SLOTS,
+				       KPF_REGION_MEMSLOT, KPF_REGION_GPA, &region));
+	watch_setup(vm, CANARY_A, B2B_SLOTS, 0);
+	for (i = 0; i < CONCURRENT_VCPUS; i++)
+		vcpus[i] = vm_vcpu_add(vm, guest_watch, i);
+	for (i = 0; i < CONCURRENT_VCPUS; i++)
+		vcpu_thread_start(vcpus[i], VCPU_TIMEOUT_MS);
+
+	ASSERT_PASSES(vm, vcpus, CONCURRENT_VCPUS, 1);
+	slots_of(e, B2B_SLOTS, 0, 1);
+	for (gen = 1; gen <= B2B_GENS; gen++)
+		flip_gen(_metadata, self->ctl, vm, &region, CANARY_A, gen, e,
+			 B2B_SLOTS);
+	watch_finish(vm, B2B_GENS);
+	ASSERT_ALL_DONE(vcpus, CONCURRENT_VCPUS);
+	kpf_region_release(&region);
+	vm_free(vm);
+}
+
 #define TWO_VM_SLOTS 16
 #define TWO_VM_GENS 6
 
