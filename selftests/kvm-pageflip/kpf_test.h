@@ -7,6 +7,7 @@
 #define KPF_TEST_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kselftest_harness.h"
@@ -21,69 +22,96 @@
 /* How long teardown may take to hand every page back. */
 #define IDLE_TIMEOUT_MS 5000
 
-/* True for the errnos that mean "this device is not there". */
-static inline bool dev_missing(int err)
+/*
+ * The harness's ASSERT_*() take an optional statement that runs only when
+ * they fail.  These take a message for that case instead, so that it reads
+ * (and is formatted) as part of the assertion.
+ */
+#define ASSERT_EQ_LOG(expected, seen, ...)                      \
+	do {                                                    \
+		__typeof__(seen) __got = (seen);                \
+		ASSERT_EQ(expected, __got) TH_LOG(__VA_ARGS__); \
+	} while (0)
+#define ASSERT_NE_LOG(expected, seen, ...)                      \
+	do {                                                    \
+		__typeof__(seen) __got = (seen);                \
+		ASSERT_NE(expected, __got) TH_LOG(__VA_ARGS__); \
+	} while (0)
+#define ASSERT_LE_LOG(expected, seen, ...)                      \
+	do {                                                    \
+		__typeof__(seen) __got = (seen);                \
+		ASSERT_LE(expected, __got) TH_LOG(__VA_ARGS__); \
+	} while (0)
+#define ASSERT_TRUE_LOG(cond, ...)                     \
+	do {                                           \
+		bool __ok = (cond);                    \
+		ASSERT_TRUE(__ok) TH_LOG(__VA_ARGS__); \
+	} while (0)
+
+/*
+ * Whether the devices the tests need can be used: 0 if they can, 1 if one
+ * is missing (the test skips), -1 if one is there but unusable (the test
+ * fails).  @why says which and why.
+ */
+static inline int devices_check(bool need_kpf, char *why, size_t size)
 {
-	return err == ENOENT || err == ENODEV || err == ENXIO;
+	const char *dev = "/dev/kvm";
+	int err = kvm_available();
+
+	if (!err && need_kpf) {
+		dev = KPF_DEV;
+		err = kpf_available();
+	}
+	if (!err)
+		return 0;
+	snprintf(why, size, "%s: %s", dev, strerror(err));
+	return err == ENOENT || err == ENODEV || err == ENXIO ? 1 : -1;
 }
 
-/* A missing /dev/kvm is a SKIP with the reason; an unusable one fails. */
-#define REQUIRE_KVM()                                                        \
-	do {                                                                 \
-		int __err = kvm_available();                                 \
-		if (dev_missing(__err))                                      \
-			SKIP(return, "/dev/kvm: %s", strerror(__err));       \
-		ASSERT_EQ(0, __err) TH_LOG("/dev/kvm: %s", strerror(__err)); \
-	} while (0)
+/* Logs what a guest reported in @uc. */
+static inline void log_ucall(struct __test_metadata *_metadata,
+			     struct kvm_vm *vm, const struct ucall *uc)
+{
+	char desc[512];
 
-/* Both devices; the module's tests need KVM for their VM fds. */
-#define REQUIRE_KPF()                                                        \
-	do {                                                                 \
-		int __err;                                                   \
-		REQUIRE_KVM();                                               \
-		__err = kpf_available();                                     \
-		if (dev_missing(__err))                                      \
-			SKIP(return, KPF_DEV ": %s", strerror(__err));       \
-		ASSERT_EQ(0, __err) TH_LOG(KPF_DEV ": %s", strerror(__err)); \
-	} while (0)
-
-#define LOG_UCALL(vm, uc)                                                    \
-	do {                                                                 \
-		char __desc[512];                                            \
-		ucall_describe((vm), (uc), __desc, sizeof(__desc));          \
-		TH_LOG("%s", __desc);                                        \
-	} while (0)
+	ucall_describe(vm, uc, desc, sizeof(desc));
+	TH_LOG("%s", desc);
+}
 
 /* Runs @vcpu to its next ucall, which must be @cmd. */
-#define ASSERT_UCALL(vcpu, uc, cmd)                                          \
-	do {                                                                 \
-		struct kvm_vcpu *__v = (vcpu);                               \
-		ASSERT_EQ((uint64_t)(cmd), vcpu_run(__v, (uc), VCPU_TIMEOUT_MS)) \
-			LOG_UCALL(__v->vm, (uc));                            \
+#define ASSERT_UCALL(vcpu, uc, cmd)                                    \
+	do {                                                           \
+		struct kvm_vcpu *__v = (vcpu);                         \
+		uint64_t __got = vcpu_run(__v, (uc), VCPU_TIMEOUT_MS); \
+		if (__got != (uint64_t)(cmd))                          \
+			log_ucall(_metadata, __v->vm, (uc));           \
+		ASSERT_EQ((uint64_t)(cmd), __got);                     \
 	} while (0)
 
 /* Runs @vcpu to its next ucall, which must be SYNC of @stage. */
-#define ASSERT_SYNC(vcpu, uc, stage)                                         \
-	do {                                                                 \
-		ASSERT_UCALL(vcpu, uc, UCALL_SYNC);                          \
-		ASSERT_EQ((uint64_t)(stage), (uc)->args[0]);                 \
+#define ASSERT_SYNC(vcpu, uc, stage)                         \
+	do {                                                 \
+		ASSERT_UCALL(vcpu, uc, UCALL_SYNC);          \
+		ASSERT_EQ((uint64_t)(stage), (uc)->args[0]); \
 	} while (0)
 
 /* Joins a vCPU thread, which must have reported DONE. */
-#define ASSERT_JOINED_DONE(vcpu, uc)                                         \
-	do {                                                                 \
-		struct kvm_vcpu *__v = (vcpu);                               \
-		ASSERT_EQ((uint64_t)UCALL_DONE, vcpu_thread_join(__v, (uc))) \
-			LOG_UCALL(__v->vm, (uc));                            \
+#define ASSERT_JOINED_DONE(vcpu, uc)                          \
+	do {                                                  \
+		struct kvm_vcpu *__v = (vcpu);                \
+		uint64_t __got = vcpu_thread_join(__v, (uc)); \
+		if (__got != UCALL_DONE)                      \
+			log_ucall(_metadata, __v->vm, (uc));  \
+		ASSERT_EQ((uint64_t)UCALL_DONE, __got);       \
 	} while (0)
 
 /* Joins every vCPU thread; each must have reported DONE. */
-#define ASSERT_ALL_DONE(vcpus, n)                                            \
-	do {                                                                 \
-		struct ucall __uc;                                           \
-		unsigned int __i;                                            \
-		for (__i = 0; __i < (n); __i++)                              \
-			ASSERT_JOINED_DONE((vcpus)[__i], &__uc);             \
+#define ASSERT_ALL_DONE(vcpus, n)                                \
+	do {                                                     \
+		struct ucall __uc;                               \
+		unsigned int __i;                                \
+		for (__i = 0; __i < (n); __i++)                  \
+			ASSERT_JOINED_DONE((vcpus)[__i], &__uc); \
 	} while (0)
 
 /* Joins the vCPU threads still running and logs what each reported. */
@@ -98,35 +126,36 @@ static inline void log_vcpus(struct __test_metadata *_metadata,
 			continue;
 		vcpu_thread_join(vcpus[i], &uc);
 		TH_LOG("vCPU %d of this VM:", vcpus[i]->id);
-		LOG_UCALL(vcpus[i]->vm, &uc);
+		log_ucall(_metadata, vcpus[i]->vm, &uc);
 	}
 }
 
 /* Waits for slot watchers (watch.h) to complete @passes passes each. */
-#define ASSERT_PASSES(vm, vcpus, n, passes)                                  \
-	do {                                                                 \
-		if (!watch_wait_passes((vm), (vcpus), (n), (passes),         \
-				       VCPU_TIMEOUT_MS)) {                   \
-			log_vcpus(_metadata, (vcpus), (n));                  \
-			ASSERT_TRUE(false)                                   \
-				TH_LOG("guests stopped short of %lu passes", \
-				       (uint64_t)(passes));                  \
-		}                                                            \
+#define ASSERT_PASSES(vm, vcpus, n, passes)                                   \
+	do {                                                                  \
+		bool __passed = watch_wait_passes((vm), (vcpus), (n),         \
+						  (passes), VCPU_TIMEOUT_MS); \
+		if (!__passed)                                                \
+			log_vcpus(_metadata, (vcpus), (n));                   \
+		ASSERT_TRUE_LOG(__passed,                                     \
+				"guests stopped short of %lu passes",         \
+				(uint64_t)(passes));                          \
 	} while (0)
 
 /* Module totals: nothing staged or in a slot, and the books balance. */
 #define ASSERT_MODULE_IDLE(ctl)                                              \
 	do {                                                                 \
 		struct kpf_counters __c;                                     \
-		ASSERT_TRUE(kpf_wait_idle((ctl), &__c, IDLE_TIMEOUT_MS))     \
-			TH_LOG("left over: %llu staged, %llu in slots",      \
-			       __c.pages_staged, __c.pages_in_slots);        \
-		ASSERT_TRUE(kpf_counters_balanced(&__c))                     \
-			TH_LOG("%llu free + %llu staged + %llu in slots + "  \
-			       "%llu quarantined != %llu allocated",         \
-			       __c.pages_free, __c.pages_staged,             \
-			       __c.pages_in_slots, __c.pages_quarantined,    \
-			       __c.pages_allocated);                         \
+		bool __idle = kpf_wait_idle((ctl), &__c, IDLE_TIMEOUT_MS);   \
+		ASSERT_TRUE_LOG(__idle,                                      \
+				"left over: %llu staged, %llu in slots",     \
+				__c.pages_staged, __c.pages_in_slots);       \
+		ASSERT_TRUE_LOG(kpf_counters_balanced(&__c),                 \
+				"%llu free + %llu staged + %llu in slots + " \
+				"%llu quarantined != %llu allocated",        \
+				__c.pages_free, __c.pages_staged,            \
+				__c.pages_in_slots, __c.pages_quarantined,   \
+				__c.pages_allocated);                        \
 	} while (0)
 
 #endif /* KPF_TEST_H */

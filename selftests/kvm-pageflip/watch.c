@@ -21,18 +21,20 @@ static uint64_t __guest watch_check(uint64_t v, uint64_t canary, uint64_t slot,
 
 	if (!v)
 		return 0;
-	GUEST_ASSERT_FMT(v >> 48 == canary,
-			 "slot %lu word %lu holds %#lx: not this VM's canary %#lx",
-			 slot, word, v, canary);
+	GUEST_ASSERT_FMT(
+		v >> 48 == canary,
+		"slot %lu word %lu holds %#lx: not this VM's canary %#lx", slot,
+		word, v, canary);
 	GUEST_ASSERT_FMT(v == watch_pattern(canary, slot, gen, word),
-			 "slot %lu word %lu holds %#lx, generation %lu",
-			 slot, word, v, gen);
+			 "slot %lu word %lu holds %#lx, generation %lu", slot,
+			 word, v, gen);
 	return gen;
 }
 
 void __guest guest_watch(uint64_t vcpu)
 {
-	const volatile uint64_t *region = (const volatile uint64_t *)KPF_REGION_GPA;
+	const volatile uint64_t *region =
+		(const volatile uint64_t *)KPF_REGION_GPA;
 	uint64_t canary = READ_ONCE(watch.canary);
 	uint64_t nr_slots = READ_ONCE(watch.nr_slots);
 	uint64_t seen[WATCH_MAX_SLOTS];
@@ -46,16 +48,20 @@ void __guest guest_watch(uint64_t vcpu)
 		final = READ_ONCE(watch.final_gen);
 		for (slot = 0; slot < nr_slots; slot++) {
 			for (word = 0; word < WORDS_PER_PAGE; word++) {
-				uint64_t v = region[slot * WORDS_PER_PAGE + word];
+				uint64_t v =
+					region[slot * WORDS_PER_PAGE + word];
 				uint64_t newest = READ_ONCE(watch.published);
-				uint64_t gen = watch_check(v, canary, slot, word);
+				uint64_t gen =
+					watch_check(v, canary, slot, word);
 
-				GUEST_ASSERT_FMT(gen >= seen[slot] && gen <= newest,
-						 "slot %lu went from generation %lu to %lu (newest %lu)",
-						 slot, seen[slot], gen, newest);
-				GUEST_ASSERT_FMT(!final || gen == final,
-						 "slot %lu word %lu: generation %lu, not the final %lu",
-						 slot, word, gen, final);
+				GUEST_ASSERT_FMT(
+					gen >= seen[slot] && gen <= newest,
+					"slot %lu went from generation %lu to %lu (newest %lu)",
+					slot, seen[slot], gen, newest);
+				GUEST_ASSERT_FMT(
+					!final || gen == final,
+					"slot %lu word %lu: generation %lu, not the final %lu",
+					slot, word, gen, final);
 				seen[slot] = gen;
 			}
 		}
@@ -81,12 +87,14 @@ void watch_setup(struct kvm_vm *vm, uint64_t canary, uint32_t nr_slots,
 
 void watch_publish(struct kvm_vm *vm, uint64_t gen)
 {
-	__atomic_store_n(&GUEST_VAR(vm, watch)->published, gen, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&GUEST_VAR(vm, watch)->published, gen,
+			 __ATOMIC_SEQ_CST);
 }
 
 void watch_finish(struct kvm_vm *vm, uint64_t gen)
 {
-	__atomic_store_n(&GUEST_VAR(vm, watch)->final_gen, gen, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&GUEST_VAR(vm, watch)->final_gen, gen,
+			 __ATOMIC_SEQ_CST);
 }
 
 int watch_stage(int ctl, uint64_t canary, uint64_t gen,
@@ -98,8 +106,10 @@ int watch_stage(int ctl, uint64_t canary, uint64_t gen,
 
 	for (i = 0; i < n; i++) {
 		for (w = 0; w < WORDS_PER_PAGE; w++)
-			page[w] = watch_pattern(canary, entries[i].slot, gen, w);
-		ret = kpf_pool_fill(ctl, page, PAGE_SIZE, 0, &entries[i].handle);
+			page[w] =
+				watch_pattern(canary, entries[i].slot, gen, w);
+		ret = kpf_pool_fill(ctl, page, PAGE_SIZE, 0,
+				    &entries[i].handle);
 		if (ret)
 			return ret;
 	}
@@ -108,12 +118,12 @@ int watch_stage(int ctl, uint64_t canary, uint64_t gen,
 
 uint64_t watch_passes(struct kvm_vm *vm, unsigned int i)
 {
-	return __atomic_load_n(&GUEST_VAR(vm, watch)->passes[i], __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&GUEST_VAR(vm, watch)->passes[i],
+			       __ATOMIC_ACQUIRE);
 }
 
 bool watch_wait_passes(struct kvm_vm *vm, struct kvm_vcpu **vcpus,
-		       unsigned int n, uint64_t passes,
-		       unsigned int timeout_ms)
+		       unsigned int n, uint64_t passes, unsigned int timeout_ms)
 {
 	struct timespec pause = { .tv_nsec = WAIT_POLL_NS };
 	uint64_t deadline = now_ms() + timeout_ms;

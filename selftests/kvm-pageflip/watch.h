@@ -29,11 +29,11 @@
 #define WORDS_PER_PAGE (PAGE_SIZE / sizeof(uint64_t))
 
 struct watch {
-	uint64_t canary;	/* 16 bits, never 0 */
+	uint64_t canary; /* 16 bits, never 0 */
 	uint64_t nr_slots;
-	uint64_t min_gen;	/* oldest generation a slot may show */
-	uint64_t published;	/* newest generation the host may have flipped in */
-	uint64_t final_gen;	/* set once the host is done; 0 until then */
+	uint64_t min_gen; /* oldest generation a slot may show */
+	uint64_t published; /* newest generation the host may have flipped in */
+	uint64_t final_gen; /* set once the host is done; 0 until then */
 	uint64_t passes[VM_MAX_VCPUS];
 };
 

@@ -25,7 +25,6 @@
 
 #define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
-#define barrier() __asm__ __volatile__("" : : : "memory")
 
 void __guest guest_ucall(uint64_t cmd, uint64_t arg0, uint64_t arg1);
 void __guest __attribute__((noreturn))
@@ -41,9 +40,9 @@ guest_check_format(const char *fmt, ...)
 
 #define GUEST_SYNC(stage, value) guest_ucall(UCALL_SYNC, (stage), (value))
 
-#define GUEST_ASSERT(cond)                                                   \
-	do {                                                                 \
-		if (!(cond))                                                 \
+#define GUEST_ASSERT(cond)                                                    \
+	do {                                                                  \
+		if (!(cond))                                                  \
 			__guest_assert_fail(__FILE__, __LINE__, #cond, 0, 0); \
 	} while (0)
 
@@ -51,19 +50,18 @@ guest_check_format(const char *fmt, ...)
  * @fmt describes up to UCALL_NR_ARGS integer values; the host formats it,
  * so it may use integer conversions only (%lu, %#lx, ...).
  */
-#define GUEST_ASSERT_FMT(cond, fmt, ...)                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			if (0)                                               \
-				guest_check_format(fmt, ##__VA_ARGS__);      \
-			__guest_assert_fail(__FILE__, __LINE__, #cond, fmt,  \
-				(const uint64_t[UCALL_NR_ARGS]){ __VA_ARGS__ }); \
-		}                                                            \
+#define GUEST_ASSERT_FMT(cond, fmt, ...)                                    \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			const uint64_t __values[UCALL_NR_ARGS] = {          \
+				__VA_ARGS__                                 \
+			};                                                  \
+			if (0)                                              \
+				guest_check_format(fmt, ##__VA_ARGS__);     \
+			__guest_assert_fail(__FILE__, __LINE__, #cond, fmt, \
+					    __values);                      \
+		}                                                           \
 	} while (0)
-
-#define GUEST_ASSERT_EQ(a, b)                                                \
-	GUEST_ASSERT_FMT((a) == (b), "%#lx != %#lx", (uint64_t)(a),          \
-			 (uint64_t)(b))
 
 /* Sends @len bytes at @text to the host, with a @tag of the caller's. */
 void __guest guest_print(const char *text, uint64_t len, uint64_t tag);

@@ -196,8 +196,10 @@ uint32_t kpf_batch_runs(const struct kpf_flip_entry *entries, uint32_t n)
 
 bool kpf_counters_balanced(const struct kpf_counters *c)
 {
-	return c->pages_free + c->pages_staged + c->pages_in_slots +
-	       c->pages_quarantined == c->pages_allocated;
+	uint64_t sum = c->pages_free + c->pages_staged + c->pages_in_slots +
+		       c->pages_quarantined;
+
+	return sum == c->pages_allocated;
 }
 
 bool kpf_wait_idle(int ctl, struct kpf_counters *c, unsigned int timeout_ms)

@@ -22,10 +22,10 @@
 
 /* A region bound to a VM, mapped and registered as a memslot. */
 struct kpf_region {
-	int fd;			/* -1 once closed */
+	int fd; /* -1 once closed */
 	uint32_t binding_id;
 	uint32_t nr_slots;
-	void *map;		/* NULL once unmapped */
+	void *map; /* NULL once unmapped */
 	uint64_t gpa;
 };
 

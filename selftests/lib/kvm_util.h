@@ -55,7 +55,7 @@ struct kvm_vcpu {
 	/* A vCPU run by vcpu_thread_start() */
 	pthread_t thread;
 	bool threaded;
-	bool finished;		/* set by the thread when it is done */
+	bool finished; /* set by the thread when it is done */
 	unsigned int timeout_ms;
 	struct ucall result;
 };
@@ -81,10 +81,10 @@ struct kvm_vm {
 void __attribute__((noreturn, format(printf, 3, 4)))
 __kvm_fail(const char *file, int line, const char *fmt, ...);
 #define kvm_fail(fmt, ...) __kvm_fail(__FILE__, __LINE__, fmt, ##__VA_ARGS__)
-#define KVM_CHECK(cond, fmt, ...)                                            \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			kvm_fail(fmt, ##__VA_ARGS__);                        \
+#define KVM_CHECK(cond, fmt, ...)                     \
+	do {                                          \
+		if (!(cond))                          \
+			kvm_fail(fmt, ##__VA_ARGS__); \
 	} while (0)
 
 /* 0 when /dev/kvm can be used, else an errno saying why not. */
@@ -96,14 +96,21 @@ void vm_close_fds(struct kvm_vm *vm);
 void vm_free(struct kvm_vm *vm);
 
 /* Registers [@hva, @hva + @size) at @gpa as KVM memslot @slot. */
-void vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
-		    void *hva, uint64_t size);
+void vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, void *hva,
+		    uint64_t size);
 /* Host address of guest-physical [@gpa, @gpa + @len), NULL if unbacked. */
 void *vm_gpa_hva(struct kvm_vm *vm, uint64_t gpa, uint64_t len);
 
+/* The guest's copy of the global at @addr (@size bytes), seen from the host. */
+static inline void *vm_guest_var(struct kvm_vm *vm, const void *addr,
+				 size_t size)
+{
+	return vm_gpa_hva(vm, (uintptr_t)addr, size);
+}
+
 /* The guest's copy of the global @sym, seen from the host. */
-#define GUEST_VAR(vm, sym)                                                   \
-	((__typeof__(&(sym)))vm_gpa_hva((vm), (uintptr_t)&(sym), sizeof(sym)))
+#define GUEST_VAR(vm, sym) \
+	((__typeof__(&(sym)))vm_guest_var((vm), &(sym), sizeof(sym)))
 
 /* A vCPU that will run @guest_fn(@arg) and then report DONE. */
 struct kvm_vcpu *vm_vcpu_add(struct kvm_vm *vm, void (*guest_fn)(uint64_t),

@@ -93,9 +93,9 @@ static void describe_assert(struct kvm_vm *vm, const struct ucall *uc,
 	int n;
 
 	if (!vm_read_string(vm, uc->file, file, sizeof(file)))
-		strcpy(file, "?");
+		snprintf(file, sizeof(file), "?");
 	if (!vm_read_string(vm, uc->expr, expr, sizeof(expr)))
-		strcpy(expr, "?");
+		snprintf(expr, sizeof(expr), "?");
 	if (uc->fmt && vm_read_string(vm, uc->fmt, fmt, sizeof(fmt)) &&
 	    ucall_format_safe(fmt))
 		snprintf(values, sizeof(values), fmt, uc->args[0], uc->args[1],
@@ -124,7 +124,7 @@ void ucall_describe(struct kvm_vm *vm, const struct ucall *uc, char *buf,
 		break;
 	case UCALL_PRINT:
 		if (!ucall_text(vm, uc, text, sizeof(text)))
-			strcpy(text, "(unreadable)");
+			snprintf(text, sizeof(text), "(unreadable)");
 		snprintf(buf, size, "guest print: %s", text);
 		break;
 	case UCALL_EXCEPTION:

@@ -26,14 +26,14 @@
 enum ucall_cmd {
 	UCALL_NONE,
 	/* Reported by the guest */
-	UCALL_SYNC,		/* args[0] = stage, args[1] = value */
-	UCALL_DONE,		/* the guest function returned */
-	UCALL_ASSERT,		/* file, line, expr, fmt, args[] = values */
-	UCALL_PRINT,		/* text = bytes, args[0] = length, args[1] = tag */
-	UCALL_EXCEPTION,	/* args[] = vector, error code, rip */
+	UCALL_SYNC, /* args[0] = stage, args[1] = value */
+	UCALL_DONE, /* the guest function returned */
+	UCALL_ASSERT, /* file, line, expr, fmt, args[] = values */
+	UCALL_PRINT, /* text = bytes, args[0] = length, args[1] = tag */
+	UCALL_EXCEPTION, /* args[] = vector, error code, rip */
 	/* Made up by the host when the guest could not report */
-	UCALL_TIMEOUT,		/* args[0] = timeout in ms */
-	UCALL_BAD_EXIT,		/* args[0] = exit reason, args[1] = errno */
+	UCALL_TIMEOUT, /* args[0] = timeout in ms */
+	UCALL_BAD_EXIT, /* args[0] = exit reason, args[1] = errno */
 };
 
 struct ucall {

@@ -51,16 +51,29 @@ static void vcpu_kick_install(void)
 static void vcpu_setup_sregs(struct kvm_vcpu *vcpu)
 {
 	struct kvm_segment code = {
-		.limit = 0xffffffff, .selector = GDT_CODE, .type = 11,
-		.present = 1, .s = 1, .l = 1, .g = 1,
+		.limit = 0xffffffff,
+		.selector = GDT_CODE,
+		.type = 11,
+		.present = 1,
+		.s = 1,
+		.l = 1,
+		.g = 1,
 	};
 	struct kvm_segment data = {
-		.limit = 0xffffffff, .selector = GDT_DATA, .type = 3,
-		.present = 1, .s = 1, .db = 1, .g = 1,
+		.limit = 0xffffffff,
+		.selector = GDT_DATA,
+		.type = 3,
+		.present = 1,
+		.s = 1,
+		.db = 1,
+		.g = 1,
 	};
 	struct kvm_segment tss = {
-		.base = TSS_GPA, .limit = TSS_SIZE - 1, .selector = GDT_TSS,
-		.type = 11, .present = 1,
+		.base = TSS_GPA,
+		.limit = TSS_SIZE - 1,
+		.selector = GDT_TSS,
+		.type = 11,
+		.present = 1,
 	};
 	struct kvm_sregs sregs;
 
@@ -112,8 +125,8 @@ struct kvm_vcpu *vm_vcpu_add(struct kvm_vm *vm, void (*guest_fn)(uint64_t),
 	vcpu->id = vm->nr_vcpus;
 	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, vcpu->id);
 	KVM_CHECK(vcpu->fd >= 0, "KVM_CREATE_VCPU: %s", strerror(errno));
-	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, vcpu->fd, 0);
+	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 vcpu->fd, 0);
 	KVM_CHECK(vcpu->run != MAP_FAILED, "mmap(vCPU): %s", strerror(errno));
 	vm->vcpus[vm->nr_vcpus++] = vcpu;
 

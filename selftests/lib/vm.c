@@ -65,15 +65,18 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 	unsigned int nent;
 
 	for (nent = 64; nent <= CPUID_MAX_ENTRIES; nent *= 2) {
-		cpuid = calloc(1, sizeof(*cpuid) + nent * sizeof(cpuid->entries[0]));
+		cpuid = calloc(1, sizeof(*cpuid) +
+					  nent * sizeof(cpuid->entries[0]));
 		KVM_CHECK(cpuid, "out of memory");
 		cpuid->nent = nent;
 		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid))
 			return cpuid;
-		KVM_CHECK(errno == E2BIG, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		KVM_CHECK(errno == E2BIG, "KVM_GET_SUPPORTED_CPUID: %s",
+			  strerror(errno));
 		free(cpuid);
 	}
-	kvm_fail("KVM_GET_SUPPORTED_CPUID: more than %d entries", CPUID_MAX_ENTRIES);
+	kvm_fail("KVM_GET_SUPPORTED_CPUID: more than %d entries",
+		 CPUID_MAX_ENTRIES);
 }
 
 /*
@@ -83,8 +86,8 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
  * still executes the int3 of such a patch after it completed, and the
  * kernel oopses in __schedule().  One idle VM with one vCPU held for the
  * life of the test program keeps those keys on, so the many VMs the tests
- * create and destroy patch nothing.  Best effort: without /dev/kvm the
- * tests skip anyway.
+ * create and destroy patch nothing (build/kvm-hold does the same across
+ * programs).  Best effort: without /dev/kvm the tests skip anyway.
  */
 static void __attribute__((constructor)) kvm_pin_static_keys(void)
 {
@@ -99,8 +102,8 @@ static void __attribute__((constructor)) kvm_pin_static_keys(void)
 	close(kvm_fd);
 }
 
-void vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
-		    void *hva, uint64_t size)
+void vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, void *hva,
+		    uint64_t size)
 {
 	struct kvm_userspace_memory_region region = {
 		.slot = slot,
@@ -201,25 +204,29 @@ static void pread_all(int fd, void *buf, size_t len, off_t off)
 static void vm_load_elf(struct kvm_vm *vm)
 {
 	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	bool exec, inside;
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 	int i;
 
 	KVM_CHECK(fd >= 0, "/proc/self/exe: %s", strerror(errno));
 	pread_all(fd, &eh, sizeof(eh), 0);
-	KVM_CHECK(!memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
-		  eh.e_ident[EI_CLASS] == ELFCLASS64 &&
-		  eh.e_machine == EM_X86_64 && eh.e_type == ET_EXEC,
-		  "the test binary must be a static, non-PIE x86-64 executable");
+	exec = !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	       eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	       eh.e_machine == EM_X86_64 && eh.e_type == ET_EXEC;
+	KVM_CHECK(exec, "the test binary must be static, non-PIE x86-64");
 	for (i = 0; i < eh.e_phnum; i++) {
 		void *dst;
 
 		pread_all(fd, &ph, sizeof(ph), eh.e_phoff + i * eh.e_phentsize);
 		if (ph.p_type != PT_LOAD)
 			continue;
-		KVM_CHECK(ph.p_vaddr >= ELF_MIN_GPA && ph.p_filesz <= ph.p_memsz &&
-			  ph.p_vaddr + ph.p_memsz <= VM_STACKS_GPA,
-			  "segment at %#lx (%#lx bytes) is outside guest memory",
+		inside = ph.p_vaddr >= ELF_MIN_GPA &&
+			 ph.p_filesz <= ph.p_memsz &&
+			 ph.p_vaddr + ph.p_memsz <= VM_STACKS_GPA;
+		KVM_CHECK(inside,
+			  "segment at %#lx (%#lx bytes) is outside "
+			  "guest memory",
 			  ph.p_vaddr, ph.p_memsz);
 		dst = vm_gpa_hva(vm, ph.p_vaddr, ph.p_memsz);
 		pread_all(fd, dst, ph.p_filesz, ph.p_offset);

@@ -18,7 +18,7 @@
 #define GDT_CODE 0x08
 #define GDT_DATA 0x10
 #define GDT_TSS 0x18
-#define GDT_ENTRIES 5	/* null, code, data, TSS (two entries) */
+#define GDT_ENTRIES 5 /* null, code, data, TSS (two entries) */
 #define TSS_SIZE 104
 #define IDT_VECTORS 32
 
