@@ -15,6 +15,8 @@
 #define CANARY_B 0xb0b0
 /* What VM A's guest writes over its pages before they go back to the pool. */
 #define SCRIBBLE 0x5c5c5c5c5c5c5c5cULL
+/* Each test's bound, generous for nested TCG (they take seconds). */
+#define GUEST_TEST_TIMEOUT_S 120
 /* At most this many free pool pages are staged away to force their reuse. */
 #define DRAIN_MAX 4096
 
@@ -117,7 +119,7 @@ static void __guest guest_read_flips(uint64_t nr_slots)
  * in, the guest, which had the old page mapped, reads the new bytes; a
  * second flip with other bytes elsewhere in the page replaces them all.
  */
-TEST_F(guest, flip_replaces_mapped_page)
+TEST_F_TIMEOUT(guest, flip_replaces_mapped_page, GUEST_TEST_TIMEOUT_S)
 {
 	static const struct fill_spec rounds[FLIP_ROUNDS] = {
 		{ .offset = 512, .len = 1000, .seed = 1 },
@@ -180,7 +182,7 @@ static void slots_of(struct kpf_flip_entry *e, uint32_t n, uint32_t first,
  * the old or the new page's, and once the host says the flip returned,
  * all 64 slots show the new one.
  */
-TEST_F(guest, batch_of_64_under_a_reader)
+TEST_F_TIMEOUT(guest, batch_of_64_under_a_reader, GUEST_TEST_TIMEOUT_S)
 {
 	const uint32_t nr_slots = 64;
 	struct kpf_flip_entry e[64];
@@ -235,7 +237,7 @@ static uint64_t min_passes(struct kvm_vm *vm, unsigned int n)
  * each as a batch of the even slots and a batch of the odd ones: neither
  * vCPU ever sees a generation go back or a page it should not.
  */
-TEST_F(guest, vcpus_read_during_flips)
+TEST_F_TIMEOUT(guest, vcpus_read_during_flips, GUEST_TEST_TIMEOUT_S)
 {
 	struct kvm_vcpu *vcpus[CONCURRENT_VCPUS];
 	struct kpf_flip_entry e[CONCURRENT_SLOTS / 2];
@@ -281,7 +283,8 @@ TEST_F(guest, vcpus_read_during_flips)
  * fault the slots in again and again.  A flip racing a vCPU's fault must
  * not fail that vCPU's KVM_RUN (EFAULT) either.
  */
-TEST_F(guest, vcpus_read_during_back_to_back_flips)
+TEST_F_TIMEOUT(guest, vcpus_read_during_back_to_back_flips,
+	       GUEST_TEST_TIMEOUT_S)
 {
 	struct kvm_vcpu *vcpus[CONCURRENT_VCPUS];
 	struct kpf_flip_entry e[B2B_SLOTS];
@@ -320,7 +323,7 @@ TEST_F(guest, vcpus_read_during_back_to_back_flips)
  * are the next pages of the other): each guest only ever sees its own
  * canary.
  */
-TEST_F(guest, two_vms_never_cross)
+TEST_F_TIMEOUT(guest, two_vms_never_cross, GUEST_TEST_TIMEOUT_S)
 {
 	static const uint64_t canaries[2] = { CANARY_A, CANARY_B };
 	struct kpf_flip_entry e[TWO_VM_SLOTS];
@@ -428,7 +431,7 @@ static uint32_t drain_pool(struct __test_metadata *_metadata, int ctl,
  * region).  A new region for VM B and small fills for it take those pages
  * again; B's guest finds no byte of A's, only its fills and zeros.
  */
-TEST_F(guest, reused_pages_are_scrubbed)
+TEST_F_TIMEOUT(guest, reused_pages_are_scrubbed, GUEST_TEST_TIMEOUT_S)
 {
 	uint32_t *drained = calloc(DRAIN_MAX, sizeof(*drained));
 	struct kpf_flip_entry e[REUSE_SLOTS];

@@ -298,7 +298,7 @@ static void __attribute__((noreturn)) child_flip_until_killed(int ready)
 }
 
 /* SIGKILL while flipping, with a vCPU in the guest: nothing leaks. */
-TEST_F_TIMEOUT(integrity, teardown_killed_mid_flip, 300)
+TEST_F_TIMEOUT(integrity, teardown_killed_mid_flip, 240)
 {
 	static const unsigned int delay_ms[KILL_ROUNDS] = { 0, 100, 400 };
 	unsigned int round;
@@ -439,7 +439,7 @@ static uint32_t round_batch(uint32_t r, struct kpf_flip_entry *e)
  * move by exactly the flips, batches and runs the test made, every batch
  * reports its runs, and the guest finds each slot's last fill at the end.
  */
-TEST_F_TIMEOUT(integrity, flip_rounds_balance, 900)
+TEST_F_TIMEOUT(integrity, flip_rounds_balance, 240)
 {
 	struct kpf_counters mod0, mod1, bind;
 	uint64_t flips = 0, runs = 0, fill[2];
