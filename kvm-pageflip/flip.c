@@ -8,9 +8,17 @@
  * region lock that the fault handler also takes.  When the call returns,
  * KVM has zapped the guest mappings of the whole run and flushed the TLBs
  * of every vCPU, so the pages that left the slots can go back to the pool.
+ *
+ * The VMM's mmap_lock is held for write around the swap.  KVM resolves a
+ * guest fault on a VM_PFNMAP memslot by looking up the PTE, calling
+ * fixup_user_fault() when there is none, and looking it up again, all under
+ * mmap_lock for read; a PTE removed between the fault and the second lookup
+ * makes KVM_RUN fail with EFAULT instead of retrying.  Excluding that window
+ * costs one lock round trip per batch.
  */
 #include <linux/kvm_pageflip.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/string.h>
@@ -120,9 +128,11 @@ int kpf_region_flip(struct kpf_region *region, struct kpf_region_flip *cmd)
 	if (ret)
 		goto out_free_pages;
 
+	mmap_write_lock(region->mm);
 	mutex_lock(&region->lock);
 	runs = kpf_flip_swap(region, entries, pages, n);
 	mutex_unlock(&region->lock);
+	mmap_write_unlock(region->mm);
 
 	for (i = 0; i < n; i++)
 		kpf_pool_release(pages[i], &region->stats);

@@ -39,7 +39,7 @@
  * EINVAL      ``size`` is smaller than the first version of the struct, or a
  *             field holds a value that is out of range (documented per field).
  * E2BIG       ``size`` is larger than the kernel's struct and the extra bytes
- *             are not all zero.
+ *             are not all zero, or ``size`` is larger than the page size.
  * EOPNOTSUPP  an unknown bit in ``flags``, or a non-zero ``__reserved`` field.
  * EOVERFLOW   an arithmetic overflow in the arguments (offset + length).
  * ENOMEM      the kernel could not allocate memory; nothing was changed.
