@@ -388,6 +388,29 @@ TEST_F(conform, size_long_nonzero_tail)
 	assert_unchanged(_metadata, &self->env, &before);
 }
 
+/*
+ * A size above the page size is E2BIG even when every extra byte is zero:
+ * the module does not scan arbitrary amounts of user memory for zeros.
+ */
+TEST_F(conform, size_above_page)
+{
+	const struct ioctl_case *c = variant->c;
+	long page = sysconf(_SC_PAGESIZE);
+	struct snapshot before;
+	union arg_buf arg = { 0 };
+	uint8_t *big;
+
+	big = calloc(2, page);
+	ASSERT_NE(NULL, big);
+	c->prepare(_metadata, &self->env, &arg);
+	memcpy(big, arg.bytes, c->size);
+	*(uint32_t *)big = page + 1;
+	take_snapshot(_metadata, &self->env, &before);
+	ASSERT_EQ(-E2BIG, case_call(&self->env, c, big));
+	assert_unchanged(_metadata, &self->env, &before);
+	free(big);
+}
+
 /* Each flag bit the module does not report in kpf_info: EOPNOTSUPP. */
 TEST_F(conform, unknown_flags)
 {
