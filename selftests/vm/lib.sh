@@ -36,7 +36,7 @@ die() {
 # kernels_selected: the lines of KPF_KERNELS_LIST whose label is in
 # KPF_KERNELS (all of them when KPF_KERNELS is empty).
 kernels_selected() {
-	local label line rest want
+	local label line want
 
 	[ -s "$KPF_KERNELS_LIST" ] || die "$KPF_KERNELS_LIST is missing: run selftests/vm/setup.sh"
 	for want in ${KPF_KERNELS:-}; do
@@ -45,9 +45,15 @@ kernels_selected() {
 	done
 	while IFS= read -r line; do
 		label=${line%%	*}
-		rest=" ${KPF_KERNELS:-$label} "
-		[[ $rest == *" $label "* ]] && printf '%s\n' "$line"
+		if [[ " ${KPF_KERNELS:-$label} " == *" $label "* ]]; then
+			printf '%s\n' "$line"
+		fi
 	done <"$KPF_KERNELS_LIST"
+}
+
+# in_root ROOT: " in ROOT" for messages about a chroot, nothing for the host.
+in_root() {
+	[ "$1" = - ] || echo " in $1"
 }
 
 # in_chroot ROOT CMD...: run CMD on the host (ROOT is "-") or inside the

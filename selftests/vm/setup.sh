@@ -20,6 +20,7 @@ CHROOT_PACKAGES="gcc-14,make,libc6-dev,libelf-dev,xz-utils,kmod"
 DEBIAN_SOURCES=/etc/apt/sources.list.d/debian.sources
 LOG=$KPF_CACHE/setup.log
 declare -A APT_UPDATED=()
+KERNELS=
 
 # logged CMD...: run CMD with its output in LOG (on the terminal with V=1);
 # on failure show the end of it.
@@ -50,11 +51,6 @@ debian_stanza() {
 # debian_uri: the archive URI of that stanza.
 debian_uri() {
 	first_stanza | awk '$1 == "URIs:" { print $2; exit }'
-}
-
-# in_root ROOT: " in ROOT" for messages about a chroot, nothing for the host.
-in_root() {
-	[ "$1" = - ] || echo " in $1"
 }
 
 # add_suite ROOT SUITE: make SUITE known to apt in ROOT ("-": the host).
@@ -121,10 +117,11 @@ headers_kver() {
 }
 
 # image_packages ROOT KVER: the packages carrying the image and modules of
-# KVER (linux-binary + linux-modules where the archive splits them).
+# KVER.  Where the archive splits them (7.x), linux-binary has the image,
+# linux-modules the modules and linux-base modules.builtin and modules.order.
 image_packages() {
 	if in_chroot "$1" apt-cache show "linux-binary-$2" >/dev/null 2>&1; then
-		echo "linux-binary-$2 linux-modules-$2"
+		echo "linux-binary-$2 linux-modules-$2 linux-base-$2"
 	else
 		echo "linux-image-$2"
 	fi
@@ -186,13 +183,13 @@ kernel_line() {
 
 # prepare_kernel ROOT RELEASE SUITES: headers of the kernel of SUITES
 # installed in ROOT (from RELEASE, "" for the default), its image and modules
-# unpacked; prints its KPF_KERNELS_LIST line.
+# unpacked; adds its line to KERNELS.
 prepare_kernel() {
 	local kver
 	kver=$(headers_kver "$1" "$3")
-	apt_install "$1" "$2" "linux-headers-$kver" >&2
-	unpack_kernel "$1" "$kver" >&2
-	kernel_line "$1" "$kver"
+	apt_install "$1" "$2" "linux-headers-$kver"
+	unpack_kernel "$1" "$kver"
+	KERNELS+=$(kernel_line "$1" "$kver")$'\n'
 }
 
 # make_chroot: a minimal trixie with the compiler its kernels need.
@@ -208,8 +205,6 @@ make_chroot() {
 }
 
 main() {
-	local list
-
 	[ "$(id -u)" = 0 ] || die "must run as root"
 	mkdir -p "$KPF_CACHE"
 	exec 9>"$KPF_CACHE/setup.lock"
@@ -217,15 +212,15 @@ main() {
 
 	add_suite - bookworm-backports
 	apt_install - "" $HOST_PACKAGES
+	# The selftests take the kselftest harness from its sources.
+	apt_install - bookworm-backports linux-source-6.12
 	make_chroot
 	add_suite "$KPF_CHROOT" trixie-backports
 
-	list=$(prepare_kernel - "" "bookworm bookworm-updates bookworm-security")
-	list+=$'\n'$(prepare_kernel - bookworm-backports bookworm-backports)
-	list+=$'\n'$(prepare_kernel "$KPF_CHROOT" trixie-backports trixie-backports)
-	if [ "$(cat "$KPF_KERNELS_LIST" 2>/dev/null)" != "$list" ]; then
-		echo "$list" >"$KPF_KERNELS_LIST"
-	fi
+	prepare_kernel - "" "bookworm bookworm-updates bookworm-security"
+	prepare_kernel - bookworm-backports bookworm-backports
+	prepare_kernel "$KPF_CHROOT" trixie-backports trixie-backports
+	printf '%s' "$KERNELS" >"$KPF_KERNELS_LIST"
 	say "kernels ready: $(cut -f2 "$KPF_KERNELS_LIST" | xargs) (list: $KPF_KERNELS_LIST)"
 }
 

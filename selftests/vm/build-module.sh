@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build kvm-pageflip.ko for every kernel prepared by setup.sh (or those named
+# in KPF_KERNELS) with W=1, failing on any compiler or modpost warning.
+# The sources (top-level Kbuild, kvm-pageflip/, include/) are copied to
+# build/kernels/KVER/src, or to /build/kernels/KVER/src inside the chroot
+# of kernels built there, and the module lands in
+# build/kernels/KVER/kvm-pageflip.ko.  The build log is
+# build/logs/KVER/build.log.
+#
+#   selftests/vm/build-module.sh     (KPF_KERNELS="6.1 7.3", V=1 verbose)
+
+set -euo pipefail
+KPF_PROG=build
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KO=kvm-pageflip/kvm-pageflip.ko
+
+# copy_sources DEST: the module's sources into DEST.  Contents, not times,
+# decide what is copied, so that make rebuilds exactly what changed; build
+# products (.gitignore) stay in DEST for the next incremental build.
+copy_sources() {
+	mkdir -p "$1"
+	rsync -r --checksum --delete --filter=':- .gitignore' \
+		--include=/Kbuild --include='/kvm-pageflip/***' --include='/include/***' \
+		--exclude='*' "$KPF_REPO/" "$1/"
+}
+
+# build_one KVER KDIR CHROOT: build the module for one kernel.
+build_one() {
+	local kver=$1 kdir=$2 root=$3 src out log status=0
+	src=/build/kernels/$kver/src
+	[ "$root" != - ] || src=$KPF_BUILD/kernels/$kver/src
+	out=$KPF_BUILD/kernels/$kver
+	log=$KPF_BUILD/logs/$kver/build.log
+	mkdir -p "$out" "${log%/*}"
+	rm -f "$out/kvm-pageflip.ko"
+
+	say "$kver: make -C $kdir M=$src W=1 modules$(in_root "$root")"
+	copy_sources "${root#-}$src"
+	in_chroot "$root" make -C "$kdir" M="$src" W=1 -j"$(nproc)" modules >"$log" 2>&1 || status=$?
+	[ "${V:-0}" != 1 ] || cat "$log"
+	if [ "$status" != 0 ] || grep -qi 'warning:' "$log"; then
+		grep -i -B2 -A4 'warning:\|error' "$log" | head -n 60 >&2 || tail -n 30 "$log" >&2
+		# Start from scratch next time: an object that built with a
+		# warning must not be reused silently.
+		rm -rf "${root#-}$src"
+		die "$kver: the module build failed or warned (log: $log)"
+	fi
+	cp "${root#-}$src/$KO" "$out/kvm-pageflip.ko"
+}
+
+main() {
+	local label kver kdir vmlinuz modroot root
+
+	while IFS=$'\t' read -r label kver kdir vmlinuz modroot root; do
+		build_one "$kver" "$kdir" "$root"
+	done < <(kernels_selected)
+}
+
+main "$@"
