@@ -24,7 +24,8 @@ BEGIN {
 		"inconsistent lock state|refcount_t:|" \
 		"sleeping function called from invalid context|list_add corruption|" \
 		"list_del corruption|kernel BUG|Call Trace:|UBSAN|KASAN|kmemleak|" \
-		"stack-protector|hung_task|blocked for more than", bad, "|")
+		"stack-protector|hung_task|blocked for more than|Kernel panic|" \
+		"detected stall", bad, "|")
 	# Lines that contain one of those but are expected.  The emulated
 	# EPYC has no SRSO microcode, which every kernel notes at boot (6.1
 	# even with spec_rstack_overflow=off).
@@ -169,6 +170,7 @@ kind != "" && !/^@@kpf end / {
 			plan = substr($1, 4) + 0
 			if (plan == 0 && match($0, /# *[Ss][Kk][Ii][Pp]/))
 				planskip = substr($0, RSTART + RLENGTH)
+			sub(/^[: ]+/, "", planskip)
 		} else
 			subout[nsub++ % TAIL] = $0
 	}

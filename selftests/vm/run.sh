@@ -107,7 +107,7 @@ follow() {
 	tail -n +1 -f --pid="$pid" "$file" | awk -v mode="$mode" -v kver="$kver" '
 		{ sub(/\r$/, "") }
 		$1 == "@@kpf" && $2 == "begin" && $3 != "dmesg" {
-			if (mode == "test") printf "%s: running %s\n", kver, $4
+			printf "%s: running %s\n", kver, $4
 			live = mode == "demo"; next
 		}
 		$1 == "@@kpf" { live = 0; next }
