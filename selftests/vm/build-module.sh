@@ -4,9 +4,9 @@
 # Build kvm-pageflip.ko for every kernel prepared by setup.sh (or those named
 # in KPF_KERNELS) with W=1, failing on any compiler or modpost warning.
 # The sources (top-level Kbuild, kvm-pageflip/, include/) are copied to
-# build/kernels/KVER/src, or to /build/kernels/KVER/src inside the chroot
-# of kernels built there, and the module lands in
-# build/kernels/KVER/kvm-pageflip.ko.  The build log is
+# build/kernels/KVER/src (for a kernel built in a chroot, that same path
+# inside the chroot, so that every clone of the repository has its own); the
+# module lands in build/kernels/KVER/kvm-pageflip.ko and the build log in
 # build/logs/KVER/build.log.
 #
 #   selftests/vm/build-module.sh     (KPF_KERNELS="6.1 7.3", V=1 verbose)
@@ -30,9 +30,8 @@ copy_sources() {
 # build_one KVER KDIR CHROOT: build the module for one kernel.
 build_one() {
 	local kver=$1 kdir=$2 root=$3 src out log status=0
-	src=/build/kernels/$kver/src
-	[ "$root" != - ] || src=$KPF_BUILD/kernels/$kver/src
 	out=$KPF_BUILD/kernels/$kver
+	src=$out/src
 	log=$KPF_BUILD/logs/$kver/build.log
 	mkdir -p "$out" "${log%/*}"
 	rm -f "$out/kvm-pageflip.ko"
