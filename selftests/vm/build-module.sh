@@ -29,7 +29,7 @@ copy_sources() {
 
 # build_one KVER KDIR CHROOT: build the module for one kernel.
 build_one() {
-	local kver=$1 kdir=$2 root=$3 src out log status=0
+	local kver=$1 kdir=$2 root=$3 src out log
 	out=$KPF_BUILD/kernels/$kver
 	src=$out/src
 	log=$KPF_BUILD/logs/$kver/build.log
@@ -38,9 +38,9 @@ build_one() {
 
 	say "$kver: make -C $kdir M=$src W=1 modules$(in_root "$root")"
 	copy_sources "${root#-}$src"
-	in_chroot "$root" make -C "$kdir" M="$src" W=1 -j"$(nproc)" modules >"$log" 2>&1 || status=$?
-	[ "${V:-0}" != 1 ] || cat "$log"
-	if [ "$status" != 0 ] || grep -qi 'warning:' "$log"; then
+	: >"$log"
+	if ! run_logged "$log" in_chroot "$root" make -C "$kdir" M="$src" W=1 -j"$(nproc)" modules ||
+		grep -qi 'warning:' "$log"; then
 		grep -i -B2 -A4 'warning:\|error' "$log" | head -n 60 >&2 || tail -n 30 "$log" >&2
 		# Start from scratch next time: an object that built with a
 		# warning must not be reused silently.

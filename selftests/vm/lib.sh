@@ -33,6 +33,29 @@ die() {
 	exit 1
 }
 
+# run_logged LOG CMD...: run CMD without stdin, its output appended to LOG
+# (and shown too with V=1); returns CMD's status.
+run_logged() {
+	local log=$1 status=0
+	shift
+	if [ "${V:-0}" = 1 ]; then
+		"$@" </dev/null 2>&1 | tee -a "$log" || status=$?
+	else
+		"$@" </dev/null >>"$log" 2>&1 || status=$?
+	fi
+	return "$status"
+}
+
+# logged LOG CMD...: run_logged, and on failure show the end of LOG and stop.
+logged() {
+	local log=$1
+	shift
+	if ! run_logged "$log" "$@"; then
+		[ "${V:-0}" = 1 ] || tail -n 30 "$log" >&2
+		die "'$*' failed (whole log: $log)"
+	fi
+}
+
 # kernels_selected: the lines of KPF_KERNELS_LIST whose label is in
 # KPF_KERNELS (all of them when KPF_KERNELS is empty).
 kernels_selected() {

@@ -59,12 +59,7 @@ build_userspace() {
 	: >"$log"
 	for dir in selftests tools; do
 		say "make -C $dir"
-		if [ "${V:-0}" = 1 ]; then
-			make -C "$KPF_REPO/$dir" 2>&1 | tee -a "$log"
-		elif ! make -C "$KPF_REPO/$dir" >>"$log" 2>&1; then
-			tail -n 30 "$log" >&2
-			die "make -C $dir failed (log: $log)"
-		fi
+		logged "$log" make -C "$KPF_REPO/$dir"
 	done
 }
 
@@ -95,16 +90,15 @@ fail_kernel() {
 	count "$1: 0 passed, 1 failed, 0 skipped"
 }
 
-# follow MODE FILE PID KVER: show the VM's progress while PID runs: the
-# program being run (test), the demo's and the CLI's output (demo), or the
-# whole console (V=1).
+# follow PID KVER: show the VM's progress (in VM_LOG) while PID runs: the
+# program being run, and in demo mode the demo's and the CLI's output; with
+# V=1 the whole console.
 follow() {
-	local mode=$1 file=$2 pid=$3 kver=$4
 	if [ "${V:-0}" = 1 ]; then
-		tail -n +1 -f --pid="$pid" "$VM_LOG/console.log"
+		tail -n +1 -f --pid="$1" "$VM_LOG/console.log"
 		return
 	fi
-	tail -n +1 -f --pid="$pid" "$file" | awk -v mode="$mode" -v kver="$kver" '
+	tail -n +1 -f --pid="$1" "$VM_LOG/channel.log" | awk -v mode="$MODE" -v kver="$2" '
 		{ sub(/\r$/, "") }
 		$1 == "@@kpf" && $2 == "begin" && $3 != "dmesg" {
 			printf "%s: running %s\n", kver, $4
@@ -131,7 +125,7 @@ boot() {
 		-kernel "$2" -initrd "$3" -append "$CMDLINE" \
 		</dev/null >"$VM_LOG/qemu.log" 2>&1 &
 	VM_PID=$!
-	follow "$MODE" "$VM_LOG/channel.log" "$VM_PID" "$kver"
+	follow "$VM_PID" "$kver"
 	wait "$VM_PID" || status=$?
 	VM_PID=
 	case $status in

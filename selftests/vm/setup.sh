@@ -22,19 +22,6 @@ LOG=$KPF_CACHE/setup.log
 declare -A APT_UPDATED=()
 KERNELS=
 
-# logged CMD...: run CMD with its output in LOG (on the terminal with V=1);
-# on failure show the end of it.
-logged() {
-	if [ "${V:-0}" = 1 ]; then
-		"$@" 2>&1 | tee -a "$LOG"
-		return "${PIPESTATUS[0]}"
-	fi
-	if ! "$@" >>"$LOG" 2>&1 </dev/null; then
-		tail -n 30 "$LOG" >&2
-		die "'$*' failed (whole log: $LOG)"
-	fi
-}
-
 # first_stanza: the first stanza of this machine's Debian apt entry (the main
 # archive; the second one is the security archive).
 first_stanza() {
@@ -73,7 +60,7 @@ suite_known() {
 apt_update() {
 	[ -z "${APT_UPDATED[$1]:-}" ] || return 0
 	say "updating apt package lists$(in_root "$1")"
-	logged in_chroot "$1" apt-get update -o DPkg::Lock::Timeout=600
+	logged "$LOG" in_chroot "$1" apt-get update -o DPkg::Lock::Timeout=600
 	APT_UPDATED[$1]=1
 }
 
@@ -96,7 +83,7 @@ apt_install() {
 	[ -n "$missing" ] || return 0
 	apt_update "$root"
 	say "installing $missing from Debian${release:+ $release}$(in_root "$root")"
-	logged in_chroot "$root" apt-get install -y -q --no-install-recommends \
+	logged "$LOG" in_chroot "$root" apt-get install -y -q --no-install-recommends \
 		-o DPkg::Lock::Timeout=600 \
 		${release:+-t "$release"} $missing
 }
@@ -141,7 +128,7 @@ unpack_kernel() {
 	debs=${root#-}$KPF_CACHE/debs
 	mkdir -p "$debs"
 	for pkg in $pkgs; do
-		logged in_chroot "$root" sh -c 'cd "$0" &&
+		logged "$LOG" in_chroot "$root" sh -c 'cd "$0" &&
 			apt-get download -q -o APT::Sandbox::User=root "$1"' "$KPF_CACHE/debs" "$pkg=$version"
 	done
 	rm -rf "$dest"
@@ -149,7 +136,7 @@ unpack_kernel() {
 	for pkg in $pkgs; do
 		dpkg -x "$debs/${pkg}_${version/:/%3a}_amd64.deb" "$dest"
 	done
-	logged depmod -b "$(modroot "$dest" "$kver")" "$kver"
+	logged "$LOG" depmod -b "$(modroot "$dest" "$kver")" "$kver"
 	echo "$want" >"$dest/.kpf-unpacked"
 }
 
@@ -197,7 +184,7 @@ make_chroot() {
 	if [ ! -e "$KPF_CHROOT/.kpf-debootstrapped" ]; then
 		say "building a trixie chroot in $KPF_CHROOT (debootstrap)"
 		rm -rf "$KPF_CHROOT"
-		logged debootstrap --variant=minbase --include="$CHROOT_PACKAGES" \
+		logged "$LOG" debootstrap --variant=minbase --include="$CHROOT_PACKAGES" \
 			trixie "$KPF_CHROOT" "$(debian_uri)"
 		touch "$KPF_CHROOT/.kpf-debootstrapped"
 	fi
@@ -209,10 +196,11 @@ main() {
 	mkdir -p "$KPF_CACHE"
 	exec 9>"$KPF_CACHE/setup.lock"
 	flock 9
+	: >"$LOG"
 
 	add_suite - bookworm-backports
 	apt_install - "" $HOST_PACKAGES
-	# The selftests take the kselftest harness from its sources.
+	# The kselftest harness, checkpatch and .clang-format come from here.
 	apt_install - bookworm-backports linux-source-6.12
 	make_chroot
 	add_suite "$KPF_CHROOT" trixie-backports
