@@ -15,7 +15,7 @@ KPF_PROG=setup
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOST_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils zstd rsync
-	debootstrap gcc make libc6-dev clang libbpf-dev sparse"
+	debootstrap gcc make libc6-dev clang clang-format libbpf-dev sparse"
 CHROOT_PACKAGES="gcc-14,make,libc6-dev,libelf-dev,xz-utils,kmod"
 DEBIAN_SOURCES=/etc/apt/sources.list.d/debian.sources
 LOG=$KPF_CACHE/setup.log
