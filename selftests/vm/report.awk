@@ -5,7 +5,7 @@
 # KVER, every failure with the tail of its output, every skip with its
 # reason, and last a line "KVER: N passed, N failed, N skipped".
 #
-#   awk -v kver=KVER -v expected="PROG..." -v limit=SECONDS \
+#   awk -v kver=KVER -v programs="PROG..." -v limit=SECONDS \
 #       -v vm="how the VM ended" -v console=CONSOLE_LOG -f report.awk CHANNEL_LOG
 #
 # Counted: each TAP result line of each selftest program (kselftest style:
@@ -196,7 +196,7 @@ END {
 	}
 	if (!done) {
 		fail("the VM runs to its end", vm)
-		n = split(expected, list, " ")
+		n = split(programs, list, " ")
 		for (i = 1; i <= n; i++)
 			if (!(list[i] in ran))
 				fail(list[i], "not run")

@@ -166,7 +166,7 @@ test_kernel() {
 	say "$kver: the VM ran for $((SECONDS - started)) s"
 	for t in "$@"; do names+=" ${t##*/}"; done
 	[ "$MODE" = test ] || names=kpf-demo
-	awk -v kver="$kver" -v expected="$names" -v limit="$TEST_TIMEOUT" -v vm="$VM_END" \
+	awk -v kver="$kver" -v programs="$names" -v limit="$TEST_TIMEOUT" -v vm="$VM_END" \
 		-v console="$VM_LOG/console.log" -f "$VM_DIR/report.awk" "$VM_LOG/channel.log" |
 		tee "$VM_LOG/report.txt"
 	count "$(tail -n 1 "$VM_LOG/report.txt")"
