@@ -182,6 +182,10 @@ main() {
 	*) usage ;;
 	esac
 	[ "$(id -u)" = 0 ] || die "must run as root (apt, chroot, the VM's initramfs)"
+	# One run at a time per tree: runs share build/.
+	mkdir -p "$KPF_BUILD"
+	exec 8>"$KPF_BUILD/run.lock"
+	flock -n 8 || { say "waiting for another run in $KPF_BUILD"; flock 8; }
 
 	"$VM_DIR/setup.sh"
 	build_userspace
