@@ -13,7 +13,8 @@
 #   KPF_DEMO_KERNEL    label of the kernel the demo boots (default 6.12)
 #   KPF_TEST_TIMEOUT   seconds each program may run in the VM (default 300)
 #   KPF_VM_TIMEOUT     seconds one VM may run (default 1200)
-#   KPF_BUDGET         seconds all VMs together may run (default 3600)
+#   KPF_BUDGET         seconds after which no further VM is started, the
+#                      running one included in the limit (default 3600)
 #   V=1                show build and apt output and the VM console live
 #
 # Results come back through the VM's second serial port (see init); the
@@ -109,7 +110,9 @@ follow() {
 }
 
 # boot KVER VMLINUZ INITRD SECONDS: run the VM with its console and its
-# channel in VM_LOG; sets VM_END to how it ended.
+# channel in VM_LOG; sets VM_END to how it ended.  Its two e1000e NICs are
+# joined by a QEMU hub, so that a test can send frames out of one and
+# receive them on the other through a real driver.
 boot() {
 	local kver=$1 status=0
 	: >"$VM_LOG/console.log"
