@@ -183,7 +183,7 @@ prepare_kernel() {
 make_chroot() {
 	if [ ! -e "$KPF_CHROOT/.kpf-debootstrapped" ]; then
 		say "building a trixie chroot in $KPF_CHROOT (debootstrap)"
-		rm -rf "$KPF_CHROOT"
+		rm -rf --one-file-system "$KPF_CHROOT"
 		logged "$LOG" debootstrap --variant=minbase --include="$CHROOT_PACKAGES" \
 			trixie "$KPF_CHROOT" "$(debian_uri)"
 		touch "$KPF_CHROOT/.kpf-debootstrapped"
