@@ -28,10 +28,6 @@ fail() {
 prepare() {
 	say "making sure the toolchain is installed (selftests/vm/setup.sh)"
 	selftests/vm/setup.sh >/dev/null
-	command -v clang-format >/dev/null || {
-		say "installing clang-format from Debian"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang-format >/dev/null
-	}
 	if [ ! -f "$cache/.clang-format" ] || [ "$tarball" -nt "$cache/.clang-format" ]; then
 		say "extracting checkpatch.pl and .clang-format from $tarball"
 		mkdir -p "$cache"

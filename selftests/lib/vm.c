@@ -79,29 +79,6 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
 		 CPUID_MAX_ENTRIES);
 }
 
-/*
- * Creating a system's first VM or vCPU, and destroying its last, flips
- * static keys (preempt notifiers, kvm_has_noapic_vcpu) and so patches
- * kernel text.  Under multi-threaded TCG, a vCPU of the test VM sometimes
- * still executes the int3 of such a patch after it completed, and the
- * kernel oopses in __schedule().  One idle VM with one vCPU held for the
- * life of the test program keeps those keys on, so the many VMs the tests
- * create and destroy patch nothing (build/kvm-hold does the same across
- * programs).  Best effort: without /dev/kvm the tests skip anyway.
- */
-static void __attribute__((constructor)) kvm_pin_static_keys(void)
-{
-	int kvm_fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
-	int vm_fd;
-
-	if (kvm_fd < 0)
-		return;
-	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-	if (vm_fd >= 0 && ioctl(vm_fd, KVM_CREATE_VCPU, 0) < 0)
-		close(vm_fd);
-	close(kvm_fd);
-}
-
 void vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, void *hva,
 		    uint64_t size)
 {
