@@ -18,9 +18,9 @@
 #define CLI_OUT_MAX 8192
 
 struct cli_result {
-	int status;		/* exit status, or -1 if it did not exit */
-	char out[CLI_OUT_MAX];	/* stdout */
-	char err[CLI_OUT_MAX];	/* stderr */
+	int status; /* exit status, or -1 if it did not exit */
+	char out[CLI_OUT_MAX]; /* stdout */
+	char err[CLI_OUT_MAX]; /* stderr */
 };
 
 static const char *cli_path(void)
@@ -34,8 +34,7 @@ static bool cli_present(void)
 {
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1",
-		 cli_path());
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", cli_path());
 	return system(cmd) == 0;
 }
 
@@ -115,13 +114,13 @@ FIXTURE_SETUP(cli)
 	ASSERT_EQ_LOG(0, ret, "%s", why);
 	if (!cli_present())
 		SKIP(return, "the kvm-pageflip CLI (%s) is not installed",
-		     cli_path());
+			   cli_path());
 	self->ctl = kpf_open();
 	ASSERT_LE(0, self->ctl);
 	self->vm = vm_create();
-	ASSERT_EQ(0, kpf_region_attach(self->ctl, self->vm, 4,
-				       KPF_REGION_MEMSLOT, KPF_REGION_GPA,
-				       &self->region));
+	ASSERT_EQ(0,
+		  kpf_region_attach(self->ctl, self->vm, 4, KPF_REGION_MEMSLOT,
+				    KPF_REGION_GPA, &self->region));
 }
 
 FIXTURE_TEARDOWN(cli)
@@ -219,8 +218,8 @@ TEST_F(cli, unknown_binding_one_line)
 /* Malformed input: each is one line on stderr and a non-zero status. */
 TEST_F(cli, bad_input_one_line)
 {
-	static const char *const bad[] = { "frobnicate", "stats x",
-					   "stats 0", "stats 1 2",
+	static const char *const bad[] = { "frobnicate", "stats x", "stats 0",
+					   "stats 1 2",
 					   "-d /nonexistent info" };
 	struct cli_result r;
 	unsigned int i;
