@@ -104,14 +104,10 @@ FIXTURE(cli)
 
 FIXTURE_SETUP(cli)
 {
-	char why[128];
-	int ret = devices_check(true, why, sizeof(why));
-
 	self->ctl = -1;
 	self->vm = NULL;
-	if (ret > 0)
-		SKIP(return, "%s", why);
-	ASSERT_EQ_LOG(0, ret, "%s", why);
+	if (!devices_ready(_metadata, true))
+		return;
 	if (!cli_present())
 		SKIP(return, "the kvm-pageflip CLI (%s) is not installed",
 			   cli_path());

@@ -28,12 +28,8 @@ FIXTURE(guest)
 
 FIXTURE_SETUP(guest)
 {
-	char why[128];
-	int ret = devices_check(true, why, sizeof(why));
-
-	if (ret > 0)
-		SKIP(return, "%s", why);
-	ASSERT_EQ_LOG(0, ret, "%s", why);
+	if (!devices_ready(_metadata, true))
+		return;
 	self->ctl = kpf_open();
 	ASSERT_LE(0, self->ctl);
 	ASSERT_EQ(0, kpf_get_info(self->ctl, &self->info));
@@ -233,6 +229,41 @@ static uint64_t min_passes(struct kvm_vm *vm, unsigned int n)
 #define CONCURRENT_GENS 8
 
 /*
+ * A VM with a region of @nr_slots, all at generation 0, watched by
+ * CONCURRENT_VCPUS vCPUs in threads (watch.h) that have each read every
+ * slot once.
+ */
+static struct kvm_vm *watched_vm_start(struct __test_metadata *_metadata,
+				       int ctl, uint32_t nr_slots,
+				       struct kpf_region *region,
+				       struct kvm_vcpu **vcpus)
+{
+	struct kvm_vm *vm = vm_create();
+	unsigned int i;
+
+	ASSERT_EQ(0, kpf_region_attach(ctl, vm, nr_slots, KPF_REGION_MEMSLOT,
+				       KPF_REGION_GPA, region));
+	watch_setup(vm, CANARY_A, nr_slots, 0);
+	for (i = 0; i < CONCURRENT_VCPUS; i++)
+		vcpus[i] = vm_vcpu_add(vm, guest_watch, i);
+	for (i = 0; i < CONCURRENT_VCPUS; i++)
+		vcpu_thread_start(vcpus[i], VCPU_TIMEOUT_MS);
+	ASSERT_PASSES(vm, vcpus, CONCURRENT_VCPUS, 1);
+	return vm;
+}
+
+/* Tells the watchers @gens is the last generation; each must agree. */
+static void watched_vm_finish(struct __test_metadata *_metadata,
+			      struct kvm_vm *vm, struct kvm_vcpu **vcpus,
+			      uint64_t gens, struct kpf_region *region)
+{
+	watch_finish(vm, gens);
+	ASSERT_ALL_DONE(vcpus, CONCURRENT_VCPUS);
+	kpf_region_release(region);
+	vm_free(vm);
+}
+
+/*
  * (3) Two vCPUs read all slots while the host flips eight generations in,
  * each as a batch of the even slots and a batch of the odd ones: neither
  * vCPU ever sees a generation go back or a page it should not.
@@ -243,20 +274,10 @@ TEST_F_TIMEOUT(guest, vcpus_read_during_flips, GUEST_TEST_TIMEOUT_S)
 	struct kpf_flip_entry e[CONCURRENT_SLOTS / 2];
 	struct kpf_region region;
 	struct kvm_vm *vm;
-	unsigned int i;
 	uint64_t gen;
 
-	vm = vm_create();
-	ASSERT_EQ(0, kpf_region_attach(self->ctl, vm, CONCURRENT_SLOTS,
-				       KPF_REGION_MEMSLOT, KPF_REGION_GPA,
-				       &region));
-	watch_setup(vm, CANARY_A, CONCURRENT_SLOTS, 0);
-	for (i = 0; i < CONCURRENT_VCPUS; i++)
-		vcpus[i] = vm_vcpu_add(vm, guest_watch, i);
-	for (i = 0; i < CONCURRENT_VCPUS; i++)
-		vcpu_thread_start(vcpus[i], VCPU_TIMEOUT_MS);
-
-	ASSERT_PASSES(vm, vcpus, CONCURRENT_VCPUS, 1);
+	vm = watched_vm_start(_metadata, self->ctl, CONCURRENT_SLOTS, &region,
+			      vcpus);
 	for (gen = 1; gen <= CONCURRENT_GENS; gen++) {
 		uint64_t passes = min_passes(vm, CONCURRENT_VCPUS);
 
@@ -269,10 +290,7 @@ TEST_F_TIMEOUT(guest, vcpus_read_during_flips, GUEST_TEST_TIMEOUT_S)
 		/* Both must read this generation before the next one. */
 		ASSERT_PASSES(vm, vcpus, CONCURRENT_VCPUS, passes + 2);
 	}
-	watch_finish(vm, CONCURRENT_GENS);
-	ASSERT_ALL_DONE(vcpus, CONCURRENT_VCPUS);
-	kpf_region_release(&region);
-	vm_free(vm);
+	watched_vm_finish(_metadata, vm, vcpus, CONCURRENT_GENS, &region);
 }
 
 #define B2B_SLOTS 16
@@ -290,28 +308,14 @@ TEST_F_TIMEOUT(guest, vcpus_read_during_back_to_back_flips,
 	struct kpf_flip_entry e[B2B_SLOTS];
 	struct kpf_region region;
 	struct kvm_vm *vm;
-	unsigned int i;
 	uint64_t gen;
 
-	vm = vm_create();
-	ASSERT_EQ(0, kpf_region_attach(self->ctl, vm, B2B_SLOTS,
-				       KPF_REGION_MEMSLOT, KPF_REGION_GPA,
-				       &region));
-	watch_setup(vm, CANARY_A, B2B_SLOTS, 0);
-	for (i = 0; i < CONCURRENT_VCPUS; i++)
-		vcpus[i] = vm_vcpu_add(vm, guest_watch, i);
-	for (i = 0; i < CONCURRENT_VCPUS; i++)
-		vcpu_thread_start(vcpus[i], VCPU_TIMEOUT_MS);
-
-	ASSERT_PASSES(vm, vcpus, CONCURRENT_VCPUS, 1);
+	vm = watched_vm_start(_metadata, self->ctl, B2B_SLOTS, &region, vcpus);
 	slots_of(e, B2B_SLOTS, 0, 1);
 	for (gen = 1; gen <= B2B_GENS; gen++)
 		flip_gen(_metadata, self->ctl, vm, &region, CANARY_A, gen, e,
 			 B2B_SLOTS);
-	watch_finish(vm, B2B_GENS);
-	ASSERT_ALL_DONE(vcpus, CONCURRENT_VCPUS);
-	kpf_region_release(&region);
-	vm_free(vm);
+	watched_vm_finish(_metadata, vm, vcpus, B2B_GENS, &region);
 }
 
 #define TWO_VM_SLOTS 16

@@ -36,12 +36,8 @@ FIXTURE(integrity)
 
 FIXTURE_SETUP(integrity)
 {
-	char why[128];
-	int ret = devices_check(true, why, sizeof(why));
-
-	if (ret > 0)
-		SKIP(return, "%s", why);
-	ASSERT_EQ_LOG(0, ret, "%s", why);
+	if (!devices_ready(_metadata, true))
+		return;
 	self->ctl = kpf_open();
 	ASSERT_LE(0, self->ctl);
 	ASSERT_EQ(0, kpf_get_info(self->ctl, &self->info));
@@ -542,12 +538,8 @@ FIXTURE_VARIANT_ADD(rmmod, mapping) {
 
 FIXTURE_SETUP(rmmod)
 {
-	char why[128];
-	int ret = devices_check(true, why, sizeof(why));
-
-	if (ret > 0)
-		SKIP(return, "%s", why);
-	ASSERT_EQ_LOG(0, ret, "%s", why);
+	if (!devices_ready(_metadata, true))
+		return;
 	self->ctl = kpf_open();
 	ASSERT_LE(0, self->ctl);
 	self->vm = vm_create();

@@ -68,6 +68,24 @@ static inline int devices_check(bool need_kpf, char *why, size_t size)
 	return err == ENOENT || err == ENODEV || err == ENXIO ? 1 : -1;
 }
 
+/*
+ * The start of every fixture set-up: whether KVM (and the module, when
+ * @need_kpf) can be used.  False, with the test marked skipped, when a
+ * device is missing: the set-up must then return.  A device that is there
+ * but unusable fails the test.
+ */
+static inline bool devices_ready(struct __test_metadata *_metadata,
+				 bool need_kpf)
+{
+	char why[128];
+	int ret = devices_check(need_kpf, why, sizeof(why));
+
+	if (ret > 0)
+		SKIP(return false, "%s", why);
+	ASSERT_EQ_LOG(0, ret, "%s", why);
+	return true;
+}
+
 /* Logs what a guest reported in @uc. */
 static inline void log_ucall(struct __test_metadata *_metadata,
 			     struct kvm_vm *vm, const struct ucall *uc)

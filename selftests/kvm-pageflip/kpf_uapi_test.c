@@ -44,12 +44,8 @@ struct env {
 
 static void env_setup(struct __test_metadata *_metadata, struct env *env)
 {
-	char why[128];
-	int ret = devices_check(true, why, sizeof(why));
-
-	if (ret > 0)
-		SKIP(return, "%s", why);
-	ASSERT_EQ_LOG(0, ret, "%s", why);
+	if (!devices_ready(_metadata, true))
+		return;
 	env->ctl = kpf_open();
 	ASSERT_LE(0, env->ctl);
 	ASSERT_EQ(0, kpf_get_info(env->ctl, &env->info));

@@ -29,12 +29,7 @@ FIXTURE(lib) {};
 
 FIXTURE_SETUP(lib)
 {
-	char why[128];
-	int ret = devices_check(false, why, sizeof(why));
-
-	if (ret > 0)
-		SKIP(return, "%s", why);
-	ASSERT_EQ_LOG(0, ret, "%s", why);
+	devices_ready(_metadata, false);
 }
 
 FIXTURE_TEARDOWN(lib)
