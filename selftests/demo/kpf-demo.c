@@ -7,9 +7,10 @@
  * holding the message and flips it into the next slot, and the guest reads
  * the text at that guest-physical address and sends it back.  Slots are
  * reused once all have been filled, so later pages replace pages the guest
- * has already mapped.  The demo prints what the guest read and the
- * counters the module kept, and exits non-zero if the guest read anything
- * but the message flipped in.
+ * has already mapped.  Last, one batch fills every slot at once, with a
+ * single invalidation for the whole run of slots.  The demo prints what the
+ * guest read and the counters the module kept, and exits non-zero if the
+ * guest read anything but the message flipped in.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -24,23 +25,34 @@
 #define MSG_MAX 64
 #define RUN_TIMEOUT_MS 30000
 
-/* For each message: wait for the host's flip, read the slot, report it. */
+/* Reads the NUL-terminated text at the start of @slot and reports it. */
+static void __guest guest_report_slot(uint64_t slot)
+{
+	const volatile char *page =
+		(const volatile char *)(KPF_REGION_GPA + slot * PAGE_SIZE);
+	char text[MSG_MAX];
+	uint64_t len;
+
+	for (len = 0; len < MSG_MAX - 1 && page[len]; len++)
+		text[len] = page[len];
+	guest_print(text, len, slot);
+}
+
+/*
+ * For each message: wait for the host's flip, read the slot, report it.
+ * Then wait for the batch and report every slot.
+ */
 static void __guest guest_read_messages(uint64_t nr_messages)
 {
-	char text[MSG_MAX];
-	uint64_t i, len;
+	uint64_t i;
 
 	for (i = 0; i < nr_messages; i++) {
-		uint64_t slot = i % DEMO_SLOTS;
-		const volatile char *page =
-			(const volatile char *)(KPF_REGION_GPA +
-						slot * PAGE_SIZE);
-
 		GUEST_SYNC(1, i);
-		for (len = 0; len < MSG_MAX - 1 && page[len]; len++)
-			text[len] = page[len];
-		guest_print(text, len, slot);
+		guest_report_slot(i % DEMO_SLOTS);
 	}
+	GUEST_SYNC(2, 0);
+	for (i = 0; i < DEMO_SLOTS; i++)
+		guest_report_slot(i);
 }
 
 /* Runs the vCPU to its next report, which must be @cmd. */
@@ -55,12 +67,31 @@ static bool demo_run(struct kvm_vcpu *vcpu, struct ucall *uc, uint64_t cmd)
 	return false;
 }
 
+/* Receives the guest's report of @slot; true if it read @msg there. */
+static bool demo_expect(struct kvm_vcpu *vcpu, uint32_t slot, const char *msg)
+{
+	char text[MSG_MAX];
+	struct ucall uc;
+
+	if (!demo_run(vcpu, &uc, UCALL_PRINT) ||
+	    !ucall_text(vcpu->vm, &uc, text, sizeof(text)))
+		return false;
+	printf("guest read slot %lu: %s\n", uc.args[1], text);
+	if (uc.args[1] != slot || strcmp(text, msg)) {
+		fprintf(stderr,
+			"kpf-demo: MISMATCH: flipped \"%s\" into slot %u\n",
+			msg, slot);
+		return false;
+	}
+	return true;
+}
+
 /* Flips message @i into its slot and checks what the guest reads there. */
 static bool demo_message(int ctl, struct kpf_region *region,
 			 struct kvm_vcpu *vcpu, unsigned int i)
 {
 	uint32_t slot = i % DEMO_SLOTS;
-	char msg[MSG_MAX], text[MSG_MAX];
+	char msg[MSG_MAX];
 	struct ucall uc;
 	int ret;
 
@@ -73,17 +104,42 @@ static bool demo_message(int ctl, struct kpf_region *region,
 			strerror(-ret));
 		return false;
 	}
-	if (!demo_run(vcpu, &uc, UCALL_PRINT) ||
-	    !ucall_text(vcpu->vm, &uc, text, sizeof(text)))
+	return demo_expect(vcpu, slot, msg);
+}
+
+/* Fills every slot in one batch and checks what the guest reads. */
+static bool demo_batch(int ctl, struct kpf_region *region,
+		       struct kvm_vcpu *vcpu)
+{
+	struct kpf_flip_entry e[DEMO_SLOTS];
+	char msg[DEMO_SLOTS][MSG_MAX];
+	uint32_t slot, inval;
+	struct ucall uc;
+	int ret;
+
+	if (!demo_run(vcpu, &uc, UCALL_SYNC))
 		return false;
-	printf("guest read slot %lu: %s\n", uc.args[1], text);
-	if (uc.args[1] != slot || strcmp(text, msg)) {
-		fprintf(stderr,
-			"kpf-demo: MISMATCH: flipped \"%s\" into slot %u\n",
-			msg, slot);
-		return false;
+	for (slot = 0; slot < DEMO_SLOTS; slot++) {
+		snprintf(msg[slot], MSG_MAX, "batch page %u of %u", slot + 1,
+			 DEMO_SLOTS);
+		e[slot].slot = slot;
+		ret = kpf_pool_fill(ctl, msg[slot], strlen(msg[slot]), 0,
+				    &e[slot].handle);
+		if (ret)
+			goto err;
 	}
+	ret = kpf_region_flip(region->fd, e, DEMO_SLOTS, &inval);
+	if (ret)
+		goto err;
+	printf("\none batch of %u flips into slots 0-%u: %u invalidation%s\n",
+	       DEMO_SLOTS, DEMO_SLOTS - 1, inval, inval == 1 ? "" : "s");
+	for (slot = 0; slot < DEMO_SLOTS; slot++)
+		if (!demo_expect(vcpu, slot, msg[slot]))
+			return false;
 	return true;
+err:
+	fprintf(stderr, "kpf-demo: batch: %s\n", strerror(-ret));
+	return false;
 }
 
 static void print_counters(int ctl, uint32_t binding_id)
@@ -158,6 +214,7 @@ int main(void)
 	vcpu = vm_vcpu_add(vm, guest_read_messages, DEMO_MESSAGES);
 	for (i = 0; ok && i < DEMO_MESSAGES; i++)
 		ok = demo_message(ctl, &region, vcpu, i);
+	ok = ok && demo_batch(ctl, &region, vcpu);
 	ok = ok && demo_run(vcpu, &uc, UCALL_DONE);
 
 	print_counters(ctl, region.binding_id);
