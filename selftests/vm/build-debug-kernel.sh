@@ -76,7 +76,6 @@ timed() {
 # extract DIR: the source tarball unpacked into DIR/linux.
 extract() {
 	local dir=$1
-	[ ! -e "$dir/linux/.kpf-extracted" ] || return 0
 	rm -rf --one-file-system "$dir/linux" "$dir/linux-source-6.12"
 	logged "$dir/build.log" tar -xJf "$TARBALL" -C "$dir"
 	mv "$dir/linux-source-6.12" "$dir/linux"
@@ -87,7 +86,6 @@ extract() {
 # merged in and completed by olddefconfig; then checked.
 configure() {
 	local dir=$1 tree=$1/linux log=$1/build.log
-	[ ! -e "$tree/.kpf-configured" ] || return 0
 	logged "$log" make -C "$tree" x86_64_defconfig
 	logged "$log" make -C "$tree" kvm_guest.config
 	logged "$log" "$tree/scripts/kconfig/merge_config.sh" -m -O "$tree" "$tree/.config" "$FRAGMENT"
@@ -135,9 +133,11 @@ check_config() {
 	die "$(wc -l <<<"$bad") option(s) of debug.config not as requested in the final .config (above)"
 }
 
-# compile DIR: the kernel image and its modules.
+# compile DIR: the kernel image and its modules.  The kernel's version
+# string names the project, not the user and machine that built it.
 compile() {
-	logged "$1/build.log" make -C "$1/linux" -j"$(nproc)" bzImage modules
+	logged "$1/build.log" env KBUILD_BUILD_USER=kvm-pageflip KBUILD_BUILD_HOST=debug-kernel \
+		make -C "$1/linux" -j"$(nproc)" bzImage modules
 }
 
 # install_kernel DIR: the modules into DIR/root (with modules.dep) and the
@@ -196,9 +196,14 @@ main() {
 		mkdir -p "$dir"
 		say "building from $SOURCE_PACKAGE $VERSION and debug.config in $dir" \
 			"(log: $dir/build.log)"
-		timed "extracting $TARBALL into $dir/linux" extract "$dir"
-		timed "configuring: x86_64_defconfig, kvm_guest.config, debug.config; checking every option" \
-			configure "$dir"
+		# Steps run in an "if" body, not after "||", so that errexit holds.
+		if [ ! -e "$dir/linux/.kpf-extracted" ]; then
+			timed "extracting $TARBALL into $dir/linux" extract "$dir"
+		fi
+		if [ ! -e "$dir/linux/.kpf-configured" ]; then
+			timed "configuring: x86_64_defconfig, kvm_guest.config, debug.config; checking it" \
+				configure "$dir"
+		fi
 		timed "make -j$(nproc) bzImage modules" compile "$dir"
 		timed "installing the modules into $dir/root (depmod) and bzImage" install_kernel "$dir"
 		prune "$hash"
