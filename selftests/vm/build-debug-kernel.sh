@@ -6,7 +6,10 @@
 # machine.  A second run with the same debug.config and the same
 # linux-source-6.12 package only prints where the kernel is.
 #
-#   selftests/vm/build-debug-kernel.sh     (as root; V=1 shows make's output)
+#   selftests/vm/build-debug-kernel.sh          (as root; V=1 shows make's output)
+#   selftests/vm/build-debug-kernel.sh --line   print the kernels.list line of
+#       the build for the current debug.config and linux-source-6.12, or
+#       fail silently if there is none; never builds (for setup.sh)
 #
 # Everything lands in KPF_CACHE/debug-kernel/HASH, HASH being a hash of
 # debug.config and of the linux-source-6.12 package version:
@@ -160,13 +163,11 @@ built() {
 		[ -f "$1/linux/Module.symvers" ]
 }
 
-# write_line DIR: kernel.line (label, kver, kdir, vmlinuz, modroot, chroot).
-write_line() {
-	local dir=$1 kver
-	kver=$(cat "$dir/.kpf-built")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$LABEL" "$kver" "$dir/linux" "$dir/bzImage" \
-		"$dir/root" - >"$LINE.tmp"
-	mv "$LINE.tmp" "$LINE"
+# kernel_line DIR: the KPF_KERNELS_LIST line of the build in DIR (label,
+# kver, kdir, vmlinuz, modroot, chroot; see lib.sh).
+kernel_line() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$LABEL" "$(cat "$1/.kpf-built")" "$1/linux" \
+		"$1/bzImage" "$1/root" -
 }
 
 # prune KEEP: remove the build directories of other hashes.
@@ -180,9 +181,23 @@ prune() {
 	done
 }
 
+# print_line: the --line mode.
+print_line() {
+	local version
+	version=$(dpkg-query -W -f='${Version}' "$SOURCE_PACKAGE" 2>/dev/null) || exit 1
+	built "$TOP/$(cache_hash "$version")" || exit 1
+	kernel_line "$TOP/$(cache_hash "$version")"
+	exit 0
+}
+
 main() {
 	local hash dir
 
+	case ${1:-} in
+	"") ;;
+	--line) print_line ;;
+	*) die "usage: $0 [--line]" ;;
+	esac
 	[ "$(id -u)" = 0 ] || die "must run as root (apt, $KPF_CACHE)"
 	mkdir -p "$TOP"
 	exec 9>"$TOP/build.lock"
@@ -208,7 +223,8 @@ main() {
 		timed "installing the modules into $dir/root (depmod) and bzImage" install_kernel "$dir"
 		prune "$hash"
 	fi
-	write_line "$dir"
+	kernel_line "$dir" >"$LINE.tmp"
+	mv "$LINE.tmp" "$LINE"
 	say "debug kernel $(cat "$dir/.kpf-built"): bzImage $dir/bzImage, modules $dir/root," \
 		"KDIR $dir/linux"
 	say "its kernels.list line: $LINE"
