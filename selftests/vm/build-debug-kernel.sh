@@ -6,8 +6,8 @@
 # machine.  A second run with the same debug.config and the same
 # linux-source-6.12 package only prints where the kernel is.
 #
-#   selftests/vm/build-debug-kernel.sh          (as root; V=1 shows make's output)
-#   selftests/vm/build-debug-kernel.sh --line   print the kernels.list line of
+#   selftests/vm/build-debug-kernel.sh         (root; V=1 shows make's output)
+#   selftests/vm/build-debug-kernel.sh --line  print the kernels.list line of
 #       the build for the current debug.config and linux-source-6.12, or
 #       fail silently if there is none; never builds (for setup.sh)
 #
@@ -21,8 +21,12 @@
 #
 # and KPF_CACHE/debug-kernel/kernel.line is its line in the format of
 # KPF_KERNELS_LIST (see lib.sh), labelled 6.12-debug.  A successful build
-# removes the trees of older hashes.  Needs about 10 minutes of extraction
-# and configuration on 2 cores plus about 16 of compilation.
+# removes the trees of older hashes.  Changes to this script alone rebuild
+# nothing: remove KPF_CACHE/debug-kernel to force a build.
+#
+# Measured on 2 cores: extraction and configuration take under a minute,
+# compilation 16 to 22 minutes; the tree takes 3 GB.  An interrupted build
+# resumes where it stopped.
 
 set -Eeuo pipefail
 KPF_PROG=debug-kernel
