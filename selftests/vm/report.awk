@@ -28,9 +28,12 @@ BEGIN {
 		"detected stall", bad, "|")
 	# Lines that contain one of those but are expected.  The emulated
 	# EPYC has no SRSO microcode, which every kernel notes at boot (6.1
-	# even with spec_rstack_overflow=off).
+	# even with spec_rstack_overflow=off).  The debug kernel announces
+	# lockdep's RCU checks and kmemleak at every boot.
 	nexpected = split("Speculative Return Stack Overflow: WARNING: See " \
-		"https://kernel.org/doc/html/latest/admin-guide/hw-vuln/srso.html", expected_ok, "|")
+		"https://kernel.org/doc/html/latest/admin-guide/hw-vuln/srso.html|" \
+		"RCU lockdep checking is enabled|" \
+		"kmemleak: Kernel memory leak detector initialized", expected_ok, "|")
 	TAIL = 20
 	kind = ""
 }

@@ -179,6 +179,21 @@ prepare_kernel() {
 	KERNELS+=$(kernel_line "$1" "$kver")$'\n'
 }
 
+# debug_kernel: the debug kernel of build-debug-kernel.sh as a fourth
+# kernel, labelled 6.12-debug, when a build for the current debug.config is
+# cached.  KPF_DEBUG_KERNEL=1 builds it first if it is not (about 20
+# minutes on 2 cores, so never without being asked).
+debug_kernel() {
+	local script line
+	script=$(dirname "${BASH_SOURCE[0]}")/build-debug-kernel.sh
+	if [ "${KPF_DEBUG_KERNEL:-0}" = 1 ]; then
+		"$script"
+	fi
+	if line=$("$script" --line); then
+		KERNELS+=$line$'\n'
+	fi
+}
+
 # make_chroot: a minimal trixie with the compiler its kernels need.
 make_chroot() {
 	if [ ! -e "$KPF_CHROOT/.kpf-debootstrapped" ]; then
@@ -208,6 +223,7 @@ main() {
 	prepare_kernel - "" "bookworm bookworm-updates bookworm-security"
 	prepare_kernel - bookworm-backports bookworm-backports
 	prepare_kernel "$KPF_CHROOT" trixie-backports trixie-backports
+	debug_kernel
 	printf '%s' "$KERNELS" >"$KPF_KERNELS_LIST"
 	say "kernels ready: $(cut -f2 "$KPF_KERNELS_LIST" | xargs) (list: $KPF_KERNELS_LIST)"
 }
