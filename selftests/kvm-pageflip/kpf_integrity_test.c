@@ -38,10 +38,7 @@ FIXTURE_SETUP(integrity)
 {
 	if (!devices_ready(_metadata, true))
 		return;
-	self->ctl = kpf_open();
-	ASSERT_LE(0, self->ctl);
-	ASSERT_EQ(0, kpf_get_info(self->ctl, &self->info));
-	ASSERT_EQ(PAGE_SIZE, self->info.page_size);
+	self->ctl = control_open(_metadata, &self->info);
 }
 
 /* VMs and vCPU threads end with the test's process. */

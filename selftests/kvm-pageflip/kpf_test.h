@@ -86,6 +86,21 @@ static inline bool devices_ready(struct __test_metadata *_metadata,
 	return true;
 }
 
+/*
+ * A control fd of the module, with its info read into @info and its page
+ * size checked against the tests' own; the test fails otherwise.
+ */
+static inline int control_open(struct __test_metadata *_metadata,
+			       struct kpf_info *info)
+{
+	int ctl = kpf_open();
+
+	ASSERT_LE(0, ctl);
+	ASSERT_EQ(0, kpf_get_info(ctl, info));
+	ASSERT_EQ(PAGE_SIZE, info->page_size);
+	return ctl;
+}
+
 /* Logs what a guest reported in @uc. */
 static inline void log_ucall(struct __test_metadata *_metadata,
 			     struct kvm_vm *vm, const struct ucall *uc)
