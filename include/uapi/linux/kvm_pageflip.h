@@ -66,8 +66,17 @@ enum {
 	KPF_CMD_POOL_DROP,
 	KPF_CMD_GET_STATS,
 	KPF_CMD_LIST_BINDINGS,
+	KPF_CMD_UPLINK_ATTACH,
+	KPF_CMD_UPLINK_DETACH,
+	KPF_CMD_RULE_ADD,
+	KPF_CMD_RULE_DEL,
+	KPF_CMD_LIST_RULES,
+	KPF_CMD_LIST_PORTS,
+	KPF_CMD_PORT_SET,
 	/* On a region fd */
 	KPF_CMD_REGION_FLIP = 0x40,
+	KPF_CMD_REGION_ADD_PORT,
+	KPF_CMD_REGION_DEL_PORT,
 };
 
 /**
@@ -322,5 +331,439 @@ struct kpf_region_flip {
 };
 
 #define KPF_REGION_FLIP _IO(KPF_TYPE, KPF_CMD_REGION_FLIP)
+
+/*
+ * Receive path
+ * ------------
+ * An *uplink* is a host net device the module is attached to
+ * (KPF_UPLINK_ATTACH).  Frames arrive on it through an rx_handler (every
+ * driver) and, when an XDP program redirects them to the module's redirect
+ * target device (kpf_uplink_attach.out_xdp_ifindex), through XDP.
+ *
+ * A *port* is one receive queue of a region (KPF_REGION_ADD_PORT): a ring
+ * in control pages of the region, through which the guest posts empty slots
+ * and the module completes them with frames.  The ring layout is below and in
+ * Documentation/guest-protocol.rst.
+ *
+ * *Rules* map (VLAN, destination MAC) of an uplink to a port.  A unicast
+ * frame goes to the port of the most specific matching rule: an exact
+ * MAC+VLAN rule, else a MAC-only rule, else a VLAN-only rule.  Broadcast and
+ * multicast frames go to every port that has a rule matching the frame's
+ * VLAN (MAC-only rules match every VLAN) and to the host.  A frame no rule
+ * matches goes to the host stack unchanged.
+ *
+ * Uplinks and rules belong to the module, not to the fd that made them; they
+ * last until they are detached or deleted, the device goes away, or (for
+ * rules) their port goes away.  Ports belong to their region.
+ */
+
+/* VLAN of a frame without a tag, or with a priority tag (VID 0). */
+#define KPF_VLAN_UNTAGGED 0
+#define KPF_VLAN_MAX 4094
+
+/**
+ * struct kpf_uplink_attach - ioctl(KPF_UPLINK_ATTACH), on the control fd
+ * @size: sizeof(struct kpf_uplink_attach)
+ * @flags: must be 0
+ * @ifindex: the net device, in the caller's network namespace (which must be
+ *           the initial one)
+ * @out_xdp_ifindex: out: ifindex of the module's XDP redirect target; an XDP
+ *                   program on the uplink hands frames to the module by
+ *                   redirecting them there through a DEVMAP
+ *
+ * Needs CAP_NET_ADMIN.  Installs the module's rx_handler on the device.
+ *
+ * Errors: EPERM no CAP_NET_ADMIN.  ENODEV no such device.  EINVAL not an
+ * Ethernet device, or not in the initial network namespace.  EEXIST already
+ * attached.  EBUSY the device already has an rx_handler (a bridge, bond,
+ * macvlan or team port).
+ */
+struct kpf_uplink_attach {
+	__u32 size;
+	__u32 flags;
+	__u32 ifindex;
+	__u32 out_xdp_ifindex;
+};
+
+#define KPF_UPLINK_ATTACH _IO(KPF_TYPE, KPF_CMD_UPLINK_ATTACH)
+
+/**
+ * struct kpf_uplink_detach - ioctl(KPF_UPLINK_DETACH), on the control fd
+ * @size: sizeof(struct kpf_uplink_detach)
+ * @flags: must be 0
+ * @ifindex: an attached device
+ * @__reserved: must be 0
+ *
+ * Needs CAP_NET_ADMIN.  Removes the rx_handler and every rule of the uplink.
+ * Frames already queued to ports are still delivered.  Unregistering the
+ * device detaches it in the same way.
+ *
+ * Errors: EPERM no CAP_NET_ADMIN.  ENOENT @ifindex is not attached.
+ */
+struct kpf_uplink_detach {
+	__u32 size;
+	__u32 flags;
+	__u32 ifindex;
+	__u32 __reserved;
+};
+
+#define KPF_UPLINK_DETACH _IO(KPF_TYPE, KPF_CMD_UPLINK_DETACH)
+
+/* kpf_rule.flags: which parts of the key the rule matches on. */
+#define KPF_RULE_F_MAC (1U << 0)
+#define KPF_RULE_F_VLAN (1U << 1)
+
+/**
+ * struct kpf_rule - a demultiplexing rule
+ * @ifindex: the uplink
+ * @match: KPF_RULE_F_MAC, KPF_RULE_F_VLAN or both; at least one
+ * @vlan: with KPF_RULE_F_VLAN: 1 .. KPF_VLAN_MAX, or KPF_VLAN_UNTAGGED for
+ *        frames without a tag or with a priority tag
+ * @mac: with KPF_RULE_F_MAC: a unicast destination MAC
+ * @__pad: 0
+ * @port_id: the port that receives the frames
+ * @__reserved: must be 0
+ *
+ * Key parts the rule does not match on must be 0.
+ */
+struct kpf_rule {
+	__u32 ifindex;
+	__u32 match;
+	__u16 vlan;
+	__u8 mac[6];
+	__u32 port_id;
+	__u32 __reserved;
+};
+
+/**
+ * struct kpf_rule_add - ioctl(KPF_RULE_ADD), on the control fd
+ * @size: sizeof(struct kpf_rule_add)
+ * @flags: must be 0
+ * @rule: the rule
+ *
+ * Needs CAP_NET_ADMIN.  The rule takes effect for the next frame received.
+ *
+ * Errors: EPERM no CAP_NET_ADMIN.  ENOENT the uplink is not attached or no
+ * port has @rule.port_id.  EINVAL no match bit, a VLAN above KPF_VLAN_MAX,
+ * a multicast or all-zero MAC, or a non-zero unused key part.  EOPNOTSUPP an
+ * unknown match bit.  EEXIST a rule with the same key exists on the uplink.
+ * ENOSPC the uplink has 4096 rules.
+ */
+struct kpf_rule_add {
+	__u32 size;
+	__u32 flags;
+	struct kpf_rule rule;
+};
+
+#define KPF_RULE_ADD _IO(KPF_TYPE, KPF_CMD_RULE_ADD)
+
+/**
+ * struct kpf_rule_del - ioctl(KPF_RULE_DEL), on the control fd
+ * @size: sizeof(struct kpf_rule_del)
+ * @flags: must be 0
+ * @rule: the key (@ifindex, @match, @vlan, @mac); @port_id is ignored
+ *
+ * Needs CAP_NET_ADMIN.  Once the call returns, no frame is classified by
+ * the rule any more.
+ *
+ * Errors: EPERM, EINVAL and EOPNOTSUPP as for KPF_RULE_ADD.  ENOENT no such
+ * uplink or rule.
+ */
+struct kpf_rule_del {
+	__u32 size;
+	__u32 flags;
+	struct kpf_rule rule;
+};
+
+#define KPF_RULE_DEL _IO(KPF_TYPE, KPF_CMD_RULE_DEL)
+
+/**
+ * struct kpf_list_rules - ioctl(KPF_LIST_RULES), on the control fd
+ * @size: sizeof(struct kpf_list_rules)
+ * @flags: must be 0
+ * @ifindex: an uplink, or 0 for every uplink
+ * @nr_entries: in: room in @entries; out: number of rules (see
+ *              KPF_LIST_BINDINGS for the convention)
+ * @entries: user pointer to an array of struct kpf_rule, sorted by uplink,
+ *           then by key
+ *
+ * Errors: ENOENT @ifindex is not 0 and not attached.
+ */
+struct kpf_list_rules {
+	__u32 size;
+	__u32 flags;
+	__u32 ifindex;
+	__u32 nr_entries;
+	__aligned_u64 entries;
+};
+
+#define KPF_LIST_RULES _IO(KPF_TYPE, KPF_CMD_LIST_RULES)
+
+/* Per-port counters, in kpf_port_info.counters[]. */
+enum kpf_port_counter {
+	KPF_PORT_RX_FRAMES, /* frames classified to the port */
+	KPF_PORT_RX_BYTES, /* their bytes */
+	KPF_PORT_DELIVERED, /* frames completed to the guest */
+	KPF_PORT_FLIPPED, /* ... of which by moving the frame's page */
+	KPF_PORT_COPIED, /* ... of which by copying */
+	KPF_PORT_BYTES_COPIED, /* bytes copied into guest slots */
+	KPF_PORT_BYTES_ZEROED, /* bytes zeroed in pages taken from the NIC */
+	KPF_PORT_INVALIDATIONS, /* unmap calls made for flipped slots */
+	KPF_PORT_BATCHES, /* worker runs that delivered frames */
+	KPF_PORT_INTERRUPTS, /* signals of the interrupt eventfd */
+	KPF_PORT_KICKS, /* doorbells received from the guest */
+	KPF_PORT_DROP_NO_BUFFER, /* dropped: the guest posted too few slots */
+	KPF_PORT_DROP_QUEUE_FULL, /* dropped: the port's backlog was full */
+	KPF_PORT_DROP_RING_ERROR, /* dropped: the port is in an error state */
+	KPF_PORT_DROP_OVERSIZE, /* dropped: longer than the port's max frame */
+	KPF_PORT_DROP_RUNT, /* dropped: shorter than an Ethernet header */
+	KPF_PORT_DROP_NOMEM, /* dropped: no memory for a copy or a page */
+	KPF_PORT_RING_ERRORS, /* times the guest corrupted its ring */
+	KPF_PORT_NR_COUNTERS,
+};
+
+/* kpf_port_info.state */
+enum kpf_port_state {
+	KPF_PORT_STATE_RUNNING = 0,
+	KPF_PORT_STATE_ERROR = 1, /* see kpf_ring_hdr.error */
+};
+
+/**
+ * struct kpf_port_info - one entry of KPF_LIST_PORTS
+ * @port_id: module-wide port id, never 0
+ * @binding_id: the region (binding) the port belongs to
+ * @ring_size: entries in each ring
+ * @ring_slot: first control slot of the port's rings
+ * @copybreak: frames shorter than this are copied even when they could be
+ *             flipped
+ * @state: enum kpf_port_state
+ * @error: enum kpf_ring_error when @state is KPF_PORT_STATE_ERROR
+ * @__reserved: 0
+ * @counters: indexed by enum kpf_port_counter
+ */
+struct kpf_port_info {
+	__u32 port_id;
+	__u32 binding_id;
+	__u32 ring_size;
+	__u32 ring_slot;
+	__u32 copybreak;
+	__u32 state;
+	__u32 error;
+	__u32 __reserved;
+	__aligned_u64 counters[KPF_PORT_NR_COUNTERS];
+};
+
+/**
+ * struct kpf_list_ports - ioctl(KPF_LIST_PORTS), on the control fd
+ * @size: sizeof(struct kpf_list_ports)
+ * @flags: must be 0
+ * @nr_entries: in: room in @entries; out: number of ports (see
+ *              KPF_LIST_BINDINGS for the convention)
+ * @__reserved: must be 0
+ * @entries: user pointer to an array of struct kpf_port_info, ascending
+ *           port id
+ */
+struct kpf_list_ports {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_entries;
+	__u32 __reserved;
+	__aligned_u64 entries;
+};
+
+#define KPF_LIST_PORTS _IO(KPF_TYPE, KPF_CMD_LIST_PORTS)
+
+/**
+ * struct kpf_port_set - ioctl(KPF_PORT_SET), on the control fd
+ * @size: sizeof(struct kpf_port_set)
+ * @flags: must be 0
+ * @port_id: the port
+ * @copybreak: new copy-break length in bytes, 0 .. 65536 (0: flip whatever
+ *             can be flipped; 65536: always copy)
+ *
+ * Needs CAP_NET_ADMIN.
+ *
+ * Errors: EPERM no CAP_NET_ADMIN.  ENOENT no such port.  EINVAL
+ * @copybreak above 65536.
+ */
+struct kpf_port_set {
+	__u32 size;
+	__u32 flags;
+	__u32 port_id;
+	__u32 copybreak;
+};
+
+#define KPF_PORT_SET _IO(KPF_TYPE, KPF_CMD_PORT_SET)
+
+/* Use the module's default copy-break (module parameter copybreak). */
+#define KPF_COPYBREAK_DEFAULT 0xffffffffU
+#define KPF_COPYBREAK_MAX 65536
+#define KPF_RING_SIZE_MAX 4096
+
+/**
+ * struct kpf_region_add_port - ioctl(KPF_REGION_ADD_PORT), on a region fd
+ * @size: sizeof(struct kpf_region_add_port)
+ * @flags: must be 0
+ * @ring_slot: first of the port's control slots
+ * @ring_size: entries in each ring: a power of two, 2 .. KPF_RING_SIZE_MAX
+ * @kick_fd: an eventfd the module waits on for guest doorbells (the VMM
+ *           wires it to KVM_IOEVENTFD), or -1 when the guest never rings
+ * @irq_fd: an eventfd the module signals to interrupt the guest (the VMM
+ *          wires it to KVM_IRQFD), or -1
+ * @copybreak: see struct kpf_port_set, or KPF_COPYBREAK_DEFAULT
+ * @out_port_id: out: the new port's id, never 0
+ * @out_ring_pages: out: control slots the port uses, from @ring_slot on
+ *                  (KPF_RING_PAGES(@ring_size))
+ * @__reserved: must be 0
+ *
+ * Turns slots [@ring_slot, @ring_slot + out_ring_pages) into control slots:
+ * they are zeroed, the ring header is initialised, and from then on they are
+ * never flipped (KPF_REGION_FLIP refuses them with EBUSY) until the port is
+ * deleted.  The port lives until KPF_REGION_DEL_PORT or until the region is
+ * released; its rules go with it.
+ *
+ * Errors: EINVAL @ring_size is not a power of two in range, the control
+ * slots do not fit in the region, @copybreak is out of range, or an fd is
+ * not an eventfd.  EBADF an fd is not open.  EBUSY a control slot is already
+ * a control slot of another port or is posted.  ENOSPC the region has
+ * KPF_MAX_PORTS ports.
+ */
+struct kpf_region_add_port {
+	__u32 size;
+	__u32 flags;
+	__u32 ring_slot;
+	__u32 ring_size;
+	__s32 kick_fd;
+	__s32 irq_fd;
+	__u32 copybreak;
+	__u32 out_port_id;
+	__u32 out_ring_pages;
+	__u32 __reserved;
+};
+
+#define KPF_REGION_ADD_PORT _IO(KPF_TYPE, KPF_CMD_REGION_ADD_PORT)
+#define KPF_MAX_PORTS 64
+
+/**
+ * struct kpf_region_del_port - ioctl(KPF_REGION_DEL_PORT), on a region fd
+ * @size: sizeof(struct kpf_region_del_port)
+ * @flags: must be 0
+ * @port_id: a port of this region
+ * @__reserved: must be 0
+ *
+ * Deletes the port and its rules.  Frames queued to it are dropped; slots
+ * the guest had posted are simply no longer posted (their pages stay where
+ * they are); the control slots become ordinary slots again.  A VMM resets a
+ * port (for a guest reset or a ring in the error state) by deleting it and
+ * adding it again.
+ *
+ * Errors: ENOENT no such port on this region.
+ */
+struct kpf_region_del_port {
+	__u32 size;
+	__u32 flags;
+	__u32 port_id;
+	__u32 __reserved;
+};
+
+#define KPF_REGION_DEL_PORT _IO(KPF_TYPE, KPF_CMD_REGION_DEL_PORT)
+
+/*
+ * Guest ring protocol (Documentation/guest-protocol.rst)
+ * ------------------------------------------------------
+ * A port's control slots hold, page by page:
+ *   page 0                  struct kpf_ring_hdr
+ *   pages 1 ..              the avail ring: ring_size __u32 slot numbers
+ *   after the avail ring    the used ring: ring_size struct kpf_used_elem,
+ *                           starting on a page boundary
+ * Indices are free-running __u32 counters; entry i is at index
+ * (i & (ring_size - 1)).  The guest owns avail_idx, used_event and the avail
+ * ring; the module owns used_idx, avail_event, error and the used ring, and
+ * never reads back what it wrote there.
+ */
+#define KPF_RING_MAGIC 0x6b706672U /* "kpfr" */
+#define KPF_RING_VERSION 1
+
+#define KPF_RING_AVAIL_PAGES(n) (((n) * 4U + 4095U) / 4096U)
+#define KPF_RING_USED_PAGES(n) (((n) * 16U + 4095U) / 4096U)
+#define KPF_RING_PAGES(n) (1U + KPF_RING_AVAIL_PAGES(n) + KPF_RING_USED_PAGES(n))
+
+/* Why a port went into the error state (kpf_ring_hdr.error). */
+enum kpf_ring_error {
+	KPF_RING_OK = 0,
+	KPF_RING_ERR_AVAIL_IDX = 1, /* avail_idx moved back or more than ring_size ahead */
+	KPF_RING_ERR_SLOT_RANGE = 2, /* a posted slot is beyond the region */
+	KPF_RING_ERR_SLOT_CONTROL = 3, /* a posted slot is a control slot */
+	KPF_RING_ERR_SLOT_BUSY = 4, /* a posted slot was already posted */
+};
+
+/**
+ * struct kpf_ring_hdr - page 0 of a port's control slots
+ * @magic: KPF_RING_MAGIC (module, at setup)
+ * @version: KPF_RING_VERSION (module, at setup)
+ * @ring_size: entries per ring (module, at setup)
+ * @avail_offset: byte offset of the avail ring from the header (module)
+ * @used_offset: byte offset of the used ring from the header (module)
+ * @port_id: the port (module, at setup)
+ * @__pad0: 0
+ * @avail_idx: guest: number of slots posted since setup
+ * @used_event: guest: interrupt me once used_idx passes this index
+ * @__pad1: 0
+ * @used_idx: module: number of used elements published since setup
+ * @avail_event: module: ring the doorbell once avail_idx passes this index
+ * @error: module: enum kpf_ring_error; once set, the port stops until reset
+ * @__pad2: 0
+ *
+ * The three groups sit on separate cache lines.
+ */
+struct kpf_ring_hdr {
+	__u32 magic;
+	__u32 version;
+	__u32 ring_size;
+	__u32 avail_offset;
+	__u32 used_offset;
+	__u32 port_id;
+	__u32 __pad0[10];
+	/* written by the guest */
+	__u32 avail_idx;
+	__u32 used_event;
+	__u32 __pad1[14];
+	/* written by the module */
+	__u32 used_idx;
+	__u32 avail_event;
+	__u32 error;
+	__u32 __pad2[13];
+};
+
+/* kpf_used_elem.flags */
+#define KPF_USED_F_MORE (1U << 0) /* the frame continues in the next element */
+#define KPF_USED_F_VLAN (1U << 1) /* @vlan_tci holds the frame's 802.1Q tag */
+#define KPF_USED_F_FLIPPED (1U << 2) /* the slot got a new page (else a copy) */
+#define KPF_USED_F_CSUM_OK (1U << 3) /* the uplink verified the L4 checksum */
+#define KPF_USED_F_GSO_TCPV4 (1U << 4) /* a TCP/IPv4 aggregate of gso_size segments */
+#define KPF_USED_F_GSO_TCPV6 (1U << 5) /* a TCP/IPv6 aggregate of gso_size segments */
+
+/**
+ * struct kpf_used_elem - one completion in the used ring
+ * @slot: the posted slot that now holds (part of) a frame
+ * @offset: where the frame's bytes start in the slot's page
+ * @len: how many bytes, 1 .. page size
+ * @vlan_tci: with KPF_USED_F_VLAN: the tag, removed from the frame
+ * @flags: KPF_USED_F_*
+ * @gso_size: with KPF_USED_F_GSO_*: the segment size, in the first element
+ * @__reserved: 0
+ *
+ * A frame longer than a page spans several elements; every one but the last
+ * has KPF_USED_F_MORE, and @vlan_tci and the GSO fields are set in the first.
+ */
+struct kpf_used_elem {
+	__u32 slot;
+	__u16 offset;
+	__u16 len;
+	__u16 vlan_tci;
+	__u16 flags;
+	__u16 gso_size;
+	__u16 __reserved;
+};
 
 #endif /* _UAPI_LINUX_KVM_PAGEFLIP_H */
