@@ -20,7 +20,9 @@
 #include "ctx.h"
 #include "ioctl.h"
 #include "pool.h"
+#include "port.h"
 #include "region.h"
+#include "uplink.h"
 
 static int kpf_ioctl_get_info(struct kpf_ucmd *ucmd)
 {
@@ -173,6 +175,105 @@ static int kpf_ioctl_list_bindings(struct kpf_ucmd *ucmd)
 	return kpf_ucmd_respond(ucmd);
 }
 
+/* Changing where frames go is network administration. */
+static int kpf_net_admin(void)
+{
+	if (capable(CAP_NET_ADMIN))
+		return 0;
+	kpf_user_err("needs CAP_NET_ADMIN\n");
+	return -EPERM;
+}
+
+static int kpf_ioctl_uplink_attach(struct kpf_ucmd *ucmd)
+{
+	struct kpf_uplink_attach *cmd = ucmd->cmd;
+	int ret;
+
+	ret = kpf_net_admin();
+	if (ret)
+		return ret;
+	ret = kpf_uplink_attach(cmd->ifindex, &cmd->out_xdp_ifindex);
+	if (ret)
+		return ret;
+	ret = kpf_ucmd_respond(ucmd);
+	if (ret)
+		kpf_uplink_detach(cmd->ifindex);
+	return ret;
+}
+
+static int kpf_ioctl_uplink_detach(struct kpf_ucmd *ucmd)
+{
+	struct kpf_uplink_detach *cmd = ucmd->cmd;
+	int ret;
+
+	if (cmd->__reserved)
+		return kpf_ucmd_reserved(ucmd);
+	ret = kpf_net_admin();
+	if (ret)
+		return ret;
+	return kpf_uplink_detach(cmd->ifindex);
+}
+
+static int kpf_ioctl_rule_add(struct kpf_ucmd *ucmd)
+{
+	struct kpf_rule_add *cmd = ucmd->cmd;
+	int ret;
+
+	ret = kpf_net_admin();
+	if (ret)
+		return ret;
+	return kpf_uplink_rule_add(&cmd->rule);
+}
+
+static int kpf_ioctl_rule_del(struct kpf_ucmd *ucmd)
+{
+	struct kpf_rule_del *cmd = ucmd->cmd;
+	int ret;
+
+	ret = kpf_net_admin();
+	if (ret)
+		return ret;
+	/* The port is not part of the key. */
+	cmd->rule.port_id = 0;
+	return kpf_uplink_rule_del(&cmd->rule);
+}
+
+static int kpf_ioctl_list_rules(struct kpf_ucmd *ucmd)
+{
+	struct kpf_list_rules *cmd = ucmd->cmd;
+	int ret;
+
+	ret = kpf_uplink_list_rules(cmd->ifindex, u64_to_user_ptr(cmd->entries),
+				    cmd->nr_entries, &cmd->nr_entries);
+	if (ret)
+		return ret;
+	return kpf_ucmd_respond(ucmd);
+}
+
+static int kpf_ioctl_list_ports(struct kpf_ucmd *ucmd)
+{
+	struct kpf_list_ports *cmd = ucmd->cmd;
+	int ret;
+
+	if (cmd->__reserved)
+		return kpf_ucmd_reserved(ucmd);
+	ret = kpf_port_list(u64_to_user_ptr(cmd->entries), cmd->nr_entries,
+			    &cmd->nr_entries);
+	if (ret)
+		return ret;
+	return kpf_ucmd_respond(ucmd);
+}
+
+static int kpf_ioctl_port_set(struct kpf_ucmd *ucmd)
+{
+	int ret;
+
+	ret = kpf_net_admin();
+	if (ret)
+		return ret;
+	return kpf_port_set(ucmd->cmd);
+}
+
 static const struct kpf_ioctl_op kpf_ctl_ops[] = {
 	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_GET_INFO, kpf_ioctl_get_info,
 		     struct kpf_info, region_flip_flags, 0),
@@ -186,6 +287,20 @@ static const struct kpf_ioctl_op kpf_ctl_ops[] = {
 		     struct kpf_get_stats, counters, 0),
 	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_LIST_BINDINGS, kpf_ioctl_list_bindings,
 		     struct kpf_list_bindings, entries, 0),
+	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_UPLINK_ATTACH, kpf_ioctl_uplink_attach,
+		     struct kpf_uplink_attach, out_xdp_ifindex, 0),
+	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_UPLINK_DETACH, kpf_ioctl_uplink_detach,
+		     struct kpf_uplink_detach, __reserved, 0),
+	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_RULE_ADD, kpf_ioctl_rule_add,
+		     struct kpf_rule_add, rule, 0),
+	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_RULE_DEL, kpf_ioctl_rule_del,
+		     struct kpf_rule_del, rule, 0),
+	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_LIST_RULES, kpf_ioctl_list_rules,
+		     struct kpf_list_rules, entries, 0),
+	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_LIST_PORTS, kpf_ioctl_list_ports,
+		     struct kpf_list_ports, entries, 0),
+	KPF_IOCTL_OP(KPF_CMD_BASE, KPF_PORT_SET, kpf_ioctl_port_set,
+		     struct kpf_port_set, copybreak, 0),
 };
 
 static long kpf_ctl_ioctl(struct file *file, unsigned int cmd,

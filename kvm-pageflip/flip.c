@@ -55,8 +55,36 @@ static int kpf_flip_sort(struct kpf_flip_entry *entries, u32 n, u32 nr_slots)
 	return 0;
 }
 
-static void kpf_flip_invalidate(struct kpf_region *region, u32 first, u32 n)
+/* -EBUSY if a slot of the batch holds a port's ring or is posted to one. */
+static int kpf_flip_check_busy(struct kpf_region *region,
+			       const struct kpf_flip_entry *entries, u32 n)
 {
+	u32 i;
+
+	lockdep_assert_held(&region->lock);
+	for (i = 0; i < n; i++) {
+		if (test_bit(entries[i].slot, region->ctrl) ||
+		    test_bit(entries[i].slot, region->posted)) {
+			kpf_user_err("flip: slot %u belongs to a port\n",
+				     entries[i].slot);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/**
+ * kpf_flip_invalidate() - make the guest and the VMM drop their mappings
+ * @region: the region
+ * @first: first slot
+ * @n: number of slots
+ *
+ * Caller holds the region's lock.  When this returns, KVM's MMU notifier has
+ * zapped the guest mappings of the range and flushed every vCPU's TLB.
+ */
+void kpf_flip_invalidate(struct kpf_region *region, u32 first, u32 n)
+{
+	lockdep_assert_held(&region->lock);
 	unmap_mapping_range(region->mapping, (loff_t)first << PAGE_SHIFT,
 			    (loff_t)n << PAGE_SHIFT, 1);
 }
@@ -102,7 +130,7 @@ int kpf_region_flip(struct kpf_region *region, struct kpf_region_flip *cmd)
 	struct kpf_flip_entry *entries;
 	struct kpf_page **pages;
 	u32 i, n = cmd->nr_entries;
-	u32 runs;
+	u32 runs = 0;
 	int ret;
 
 	if (!n || n > KPF_MAX_BATCH) {
@@ -124,15 +152,18 @@ int kpf_region_flip(struct kpf_region *region, struct kpf_region_flip *cmd)
 	ret = kpf_flip_sort(entries, n, region->nr_slots);
 	if (ret)
 		goto out_free_pages;
-	ret = kpf_ctx_claim(region->ctx, entries, n, pages);
-	if (ret)
-		goto out_free_pages;
 
 	mmap_write_lock(region->mm);
 	mutex_lock(&region->lock);
-	runs = kpf_flip_swap(region, entries, pages, n);
+	ret = kpf_flip_check_busy(region, entries, n);
+	if (!ret)
+		ret = kpf_ctx_claim(region->ctx, entries, n, pages);
+	if (!ret)
+		runs = kpf_flip_swap(region, entries, pages, n);
 	mutex_unlock(&region->lock);
 	mmap_write_unlock(region->mm);
+	if (ret)
+		goto out_free_pages;
 
 	for (i = 0; i < n; i++)
 		kpf_pool_release(pages[i], &region->stats);

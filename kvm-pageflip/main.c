@@ -11,6 +11,8 @@
 #include "debug.h"
 #include "fs.h"
 #include "pool.h"
+#include "port.h"
+#include "uplink.h"
 
 static int __init kpf_init(void)
 {
@@ -19,12 +21,22 @@ static int __init kpf_init(void)
 	ret = kpf_fs_init();
 	if (ret)
 		return ret;
-	ret = kpf_chardev_init();
+	ret = kpf_port_init();
 	if (ret)
 		goto err_uninit_fs;
+	ret = kpf_uplink_init();
+	if (ret)
+		goto err_uninit_port;
+	ret = kpf_chardev_init();
+	if (ret)
+		goto err_uninit_uplink;
 	kpf_debug_init();
 	return 0;
 
+err_uninit_uplink:
+	kpf_uplink_uninit();
+err_uninit_port:
+	kpf_port_uninit();
 err_uninit_fs:
 	kpf_fs_uninit();
 	return ret;
@@ -34,6 +46,8 @@ static void __exit kpf_exit(void)
 {
 	kpf_debug_uninit();
 	kpf_chardev_uninit();
+	kpf_uplink_uninit();
+	kpf_port_uninit();
 	kpf_fs_uninit();
 	kpf_pool_uninit();
 }

@@ -160,6 +160,41 @@ struct kpf_page *kpf_pool_take(enum kpf_page_state to, unsigned int keep_off,
 }
 
 /**
+ * kpf_pool_adopt() - make a page that arrived from a NIC a module page
+ * @page: an order-0 page of which the caller holds the only reference;
+ *        that reference becomes the module's
+ *
+ * The page is accounted as staged: the caller is about to put it into a
+ * slot (kpf_pool_move()) or to give it up (kpf_pool_release()).  The caller
+ * scrubs it.
+ *
+ * Return: the module's handle on the page, or NULL at max_pages or without
+ * memory; the caller then keeps its reference.
+ */
+struct kpf_page *kpf_pool_adopt(struct page *page)
+{
+	struct kpf_page *kp;
+
+	kp = kzalloc(sizeof(*kp), GFP_KERNEL);
+	if (!kp)
+		return NULL;
+	spin_lock(&pool.lock);
+	if (pool.nr_allocated >= max_pages) {
+		spin_unlock(&pool.lock);
+		kfree(kp);
+		return NULL;
+	}
+	pool.nr_allocated++;
+	pool.nr[KPF_PAGE_STAGED]++;
+	spin_unlock(&pool.lock);
+
+	INIT_LIST_HEAD(&kp->node);
+	kp->page = page;
+	kp->state = KPF_PAGE_STAGED;
+	return kp;
+}
+
+/**
  * kpf_pool_move() - account a page's move between two in-use states
  * @kp: the page (staged or in a slot)
  * @to: its new state

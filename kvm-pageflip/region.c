@@ -24,6 +24,7 @@
 #include "fs.h"
 #include "ioctl.h"
 #include "pool.h"
+#include "port.h"
 #include "region.h"
 #include "vm.h"
 
@@ -80,12 +81,15 @@ static void kpf_region_destroy(struct kpf_region *region)
 	u32 i;
 
 	kpf_binding_remove(region->binding_id);
+	kpf_port_delete_all(region);
 	for (i = 0; i < region->nr_slots && region->slots[i]; i++)
 		kpf_pool_release(region->slots[i], &region->stats);
 	if (region->ctx)
 		kpf_ctx_put(region->ctx);
 	if (region->vm_file)
 		fput(region->vm_file);
+	bitmap_free(region->ctrl);
+	bitmap_free(region->posted);
 	mutex_destroy(&region->lock);
 	kvfree(region);
 }
@@ -110,11 +114,43 @@ static int kpf_ioctl_region_flip(struct kpf_ucmd *ucmd)
 	return kpf_ucmd_respond(ucmd);
 }
 
+static int kpf_ioctl_region_add_port(struct kpf_ucmd *ucmd)
+{
+	struct kpf_region_add_port *cmd = ucmd->cmd;
+	struct kpf_region *region = ucmd->obj;
+	int ret;
+
+	if (cmd->__reserved)
+		return kpf_ucmd_reserved(ucmd);
+	ret = kpf_port_create(region, cmd);
+	if (ret)
+		return ret;
+	ret = kpf_ucmd_respond(ucmd);
+	if (ret)
+		kpf_port_delete(region, cmd->out_port_id);
+	return ret;
+}
+
+static int kpf_ioctl_region_del_port(struct kpf_ucmd *ucmd)
+{
+	struct kpf_region_del_port *cmd = ucmd->cmd;
+
+	if (cmd->__reserved)
+		return kpf_ucmd_reserved(ucmd);
+	return kpf_port_delete(ucmd->obj, cmd->port_id);
+}
+
 #define KPF_REGION_CMD_BASE KPF_CMD_REGION_FLIP
 static const struct kpf_ioctl_op kpf_region_ops[] = {
 	KPF_IOCTL_OP(KPF_REGION_CMD_BASE, KPF_REGION_FLIP,
 		     kpf_ioctl_region_flip, struct kpf_region_flip, __reserved2,
 		     0),
+	KPF_IOCTL_OP(KPF_REGION_CMD_BASE, KPF_REGION_ADD_PORT,
+		     kpf_ioctl_region_add_port, struct kpf_region_add_port,
+		     __reserved, 0),
+	KPF_IOCTL_OP(KPF_REGION_CMD_BASE, KPF_REGION_DEL_PORT,
+		     kpf_ioctl_region_del_port, struct kpf_region_del_port,
+		     __reserved, 0),
 };
 
 static long kpf_region_ioctl(struct file *file, unsigned int cmd,
@@ -176,12 +212,19 @@ struct file *kpf_region_create(struct kpf_ctx *ctx, int vm_fd, u32 nr_slots)
 		return ERR_PTR(-ENOMEM);
 	}
 	mutex_init(&region->lock);
+	INIT_LIST_HEAD(&region->ports);
 	region->vm_file = vm_file;
 	region->mm = mm;
 	region->nr_slots = nr_slots;
 	region->vmm_tgid = task_tgid_nr(current);
 	kpf_ctx_get(ctx);
 	region->ctx = ctx;
+	region->ctrl = bitmap_zalloc(nr_slots, GFP_KERNEL_ACCOUNT);
+	region->posted = bitmap_zalloc(nr_slots, GFP_KERNEL_ACCOUNT);
+	if (!region->ctrl || !region->posted) {
+		ret = -ENOMEM;
+		goto err_destroy;
+	}
 
 	for (i = 0; i < nr_slots; i++) {
 		kp = kpf_pool_take(KPF_PAGE_SLOT, 0, 0, &region->stats);

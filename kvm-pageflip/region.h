@@ -2,6 +2,7 @@
 #ifndef KPF_REGION_H
 #define KPF_REGION_H
 
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
 #include "stats.h"
@@ -26,9 +27,17 @@ struct kpf_region_flip;
  * @binding_id: module-wide id, see binding.c
  * @vmm_tgid: thread-group id of the process that created the binding
  *
- * @lock: protects @slots.  Held across a flip's swaps and invalidations,
- *        and by the fault handler while it inserts a slot's page, so that
- *        a page table never gains a page that has already left its slot.
+ * @lock: protects @slots, @ctrl, @ports and @nr_ports, and the setting
+ *        of bits in @posted.  Held across a flip's swaps and
+ *        invalidations, and by the fault handler while it inserts a slot's
+ *        page, so that a page table never gains a page that has already
+ *        left its slot.
+ * @ctrl: bitmap of control slots (rings of ports); never flipped
+ * @posted: bitmap of slots a guest posted to a port and the port has not
+ *          completed yet; only that port's worker flips them.  Bits are
+ *          set under @lock and cleared by the port's worker (atomically).
+ * @ports: the region's ports (struct kpf_port.region_node)
+ * @nr_ports: length of @ports
  * @stats: this binding's counters
  * @slots: the page backing each slot, never NULL while the region lives
  */
@@ -42,6 +51,10 @@ struct kpf_region {
 	pid_t vmm_tgid;
 
 	struct mutex lock; /* protects slots[], see above */
+	unsigned long *ctrl;
+	unsigned long *posted;
+	struct list_head ports;
+	unsigned int nr_ports;
 	struct kpf_stats stats;
 	struct kpf_page *slots[];
 };
@@ -49,5 +62,6 @@ struct kpf_region {
 struct kpf_region *kpf_region_from_file(struct file *file);
 struct file *kpf_region_create(struct kpf_ctx *ctx, int vm_fd, u32 nr_slots);
 int kpf_region_flip(struct kpf_region *region, struct kpf_region_flip *cmd);
+void kpf_flip_invalidate(struct kpf_region *region, u32 first, u32 n);
 
 #endif /* KPF_REGION_H */

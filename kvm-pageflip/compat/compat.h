@@ -24,5 +24,28 @@ static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
 }
 #endif
 
+/* eventfd_signal() lost its count argument in 6.8. */
+#include <linux/eventfd.h>
+static inline void kpf_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#ifdef KPF_HAVE_EVENTFD_SIGNAL_NO_COUNT
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+/*
+ * From 6.3 a DEVMAP only redirects to devices that advertise
+ * NETDEV_XDP_ACT_NDO_XMIT; before, having ndo_xdp_xmit was enough.
+ */
+#ifndef KPF_HAVE_XDP_FEATURES
+struct net_device;
+static inline void xdp_features_set_redirect_target(struct net_device *dev,
+						    bool support_sg)
+{
+}
+#endif
+
 #endif /* __ASSEMBLY__ */
 #endif /* KPF_COMPAT_H */

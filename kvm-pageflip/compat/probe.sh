@@ -53,6 +53,10 @@ tmp="$out.tmp"
 	emit has_export vmf_insert_pfn
 	macro=KPF_HAVE_EXPORT_INIT_PSEUDO
 	emit has_export init_pseudo
+	macro=KPF_HAVE_EVENTFD_SIGNAL_NO_COUNT
+	emit has_text include/linux/eventfd.h 'void eventfd_signal\(struct eventfd_ctx \*ctx\)'
+	macro=KPF_HAVE_XDP_FEATURES
+	emit has_export xdp_features_set_redirect_target
 } >"$tmp"
 
 if [ -f "$out" ] && cmp -s "$tmp" "$out"; then

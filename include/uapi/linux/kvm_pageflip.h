@@ -318,7 +318,8 @@ struct kpf_flip_entry {
  *
  * Errors: EINVAL @nr_entries is 0 or above max_batch, a slot is out of
  * range, or a slot or a handle appears twice in the batch.  ENOENT a handle
- * is not staged on the region's control fd.
+ * is not staged on the region's control fd.  EBUSY a slot is a control slot
+ * of a port or is posted to a port (KPF_REGION_ADD_PORT).
  */
 struct kpf_region_flip {
 	__u32 size;
@@ -684,14 +685,15 @@ struct kpf_region_del_port {
 #define KPF_RING_MAGIC 0x6b706672U /* "kpfr" */
 #define KPF_RING_VERSION 1
 
-#define KPF_RING_AVAIL_PAGES(n) (((n) * 4U + 4095U) / 4096U)
-#define KPF_RING_USED_PAGES(n) (((n) * 16U + 4095U) / 4096U)
-#define KPF_RING_PAGES(n) (1U + KPF_RING_AVAIL_PAGES(n) + KPF_RING_USED_PAGES(n))
+#define KPF_RING_AVAIL_PAGES(n) ((4U * (n) + 4095U) / 4096U)
+#define KPF_RING_USED_PAGES(n) ((16U * (n) + 4095U) / 4096U)
+#define KPF_RING_PAGES(n) \
+	(1U + KPF_RING_AVAIL_PAGES(n) + KPF_RING_USED_PAGES(n))
 
 /* Why a port went into the error state (kpf_ring_hdr.error). */
 enum kpf_ring_error {
 	KPF_RING_OK = 0,
-	KPF_RING_ERR_AVAIL_IDX = 1, /* avail_idx moved back or more than ring_size ahead */
+	KPF_RING_ERR_AVAIL_IDX = 1, /* avail_idx went back or too far ahead */
 	KPF_RING_ERR_SLOT_RANGE = 2, /* a posted slot is beyond the region */
 	KPF_RING_ERR_SLOT_CONTROL = 3, /* a posted slot is a control slot */
 	KPF_RING_ERR_SLOT_BUSY = 4, /* a posted slot was already posted */
@@ -740,8 +742,8 @@ struct kpf_ring_hdr {
 #define KPF_USED_F_VLAN (1U << 1) /* @vlan_tci holds the frame's 802.1Q tag */
 #define KPF_USED_F_FLIPPED (1U << 2) /* the slot got a new page (else a copy) */
 #define KPF_USED_F_CSUM_OK (1U << 3) /* the uplink verified the L4 checksum */
-#define KPF_USED_F_GSO_TCPV4 (1U << 4) /* a TCP/IPv4 aggregate of gso_size segments */
-#define KPF_USED_F_GSO_TCPV6 (1U << 5) /* a TCP/IPv6 aggregate of gso_size segments */
+#define KPF_USED_F_GSO_TCPV4 (1U << 4) /* TCP/IPv4 of gso_size segments */
+#define KPF_USED_F_GSO_TCPV6 (1U << 5) /* TCP/IPv6 of gso_size segments */
 
 /**
  * struct kpf_used_elem - one completion in the used ring
