@@ -183,8 +183,7 @@ static int kpf_xdp_xmit(struct net_device *dev, int n,
 	return n;
 }
 
-static netdev_tx_t kpf_xdp_dev_xmit(struct sk_buff *skb,
-				    struct net_device *dev)
+static netdev_tx_t kpf_xdp_dev_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	dev_core_stats_tx_dropped_inc(dev);
 	kfree_skb(skb);
@@ -237,8 +236,9 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 	}
 	if (!net_eq(net, &init_net) || dev->type != ARPHRD_ETHER ||
 	    dev->addr_len != ETH_ALEN || dev == kpf_xdp_dev) {
-		kpf_user_err("uplink: %s is not an Ethernet device of the initial network namespace\n",
-			     dev->name);
+		kpf_user_err(
+			"uplink: %s is not an Ethernet device of the initial network namespace\n",
+			dev->name);
 		ret = -EINVAL;
 		goto err_unlock;
 	}
@@ -253,8 +253,9 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 	}
 	ret = netdev_rx_handler_register(dev, kpf_uplink_rx, up);
 	if (ret) {
-		kpf_user_err("uplink: %s already has an rx_handler (bridge, bond, macvlan?)\n",
-			     dev->name);
+		kpf_user_err(
+			"uplink: %s already has an rx_handler (bridge, bond, macvlan?)\n",
+			dev->name);
 		goto err_put_module;
 	}
 	ret = dev_set_promiscuity(dev, 1);
@@ -399,9 +400,8 @@ int kpf_uplink_list_rules(u32 ifindex, struct kpf_rule __user *uentries,
 		if (ifindex && up->dev->ifindex != ifindex)
 			continue;
 		found = true;
-		ret = kpf_demux_list(&up->demux, up->dev->ifindex,
-				     uentries + n, room > n ? room - n : 0,
-				     &count);
+		ret = kpf_demux_list(&up->demux, up->dev->ifindex, uentries + n,
+				     room > n ? room - n : 0, &count);
 		if (ret)
 			break;
 		n += count;
