@@ -6,7 +6,16 @@
  * user or a stray pin would do: hold an extra reference on the page that
  * currently backs a slot.  Writing "FD SLOT" (FD a region fd of the writing
  * process) takes such a reference; writing "release" drops them all.  The
- * quarantine is tested with it.  Nothing here is reachable otherwise.
+ * quarantine is tested with it.
+ *
+ * /sys/kernel/debug/kvm-pageflip/iommu checks NIC-side isolation: writing
+ * "FD IFINDEX [FIRST_IOVA PAGES]" (FD a region fd of the writer) looks up
+ * every IOVA of the range (default: the 256 MiB below 4 GiB) in the IOMMU
+ * domain of the device and counts how many translate, and how many of the
+ * region's slots hold a page that one of them translates to.  Reading the
+ * file gives "mapped=N slots_mapped=M slots=S" for the last check.
+ *
+ * Nothing here is reachable otherwise.
  */
 #include <linux/debugfs.h>
 #include <linux/file.h>
@@ -14,8 +23,13 @@
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/sizes.h>
 #include <linux/uaccess.h>
+#include <linux/xarray.h>
+#include <net/net_namespace.h>
 #include "debug.h"
+#include "iommu.h"
 #include "pool.h"
 #include "region.h"
 
@@ -102,6 +116,100 @@ static const struct file_operations kpf_debug_hold_fops = {
 	.llseek = noop_llseek,
 };
 
+static struct {
+	struct mutex lock; /* protects result */
+	char result[96];
+} kpf_debug_iommu = {
+	.lock = __MUTEX_INITIALIZER(kpf_debug_iommu.lock),
+};
+
+/* Count the region's slots whose page @pfns holds. */
+static u32 kpf_debug_slots_in(struct kpf_region *region, struct xarray *pfns)
+{
+	u32 i, n = 0;
+
+	mutex_lock(&region->lock);
+	for (i = 0; i < region->nr_slots; i++)
+		n += !!xa_load(pfns, page_to_pfn(region->slots[i]->page));
+	mutex_unlock(&region->lock);
+	return n;
+}
+
+static int kpf_debug_iommu_check(int fd, int ifindex, u64 first, u64 pages)
+{
+	struct kpf_region *region;
+	struct net_device *dev;
+	unsigned long mapped;
+	struct xarray pfns;
+	struct file *file;
+	u32 in_slots;
+	int ret;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	region = kpf_region_from_file(file);
+	dev = region ? dev_get_by_index(&init_net, ifindex) : NULL;
+	if (!dev) {
+		ret = region ? -ENODEV : -EINVAL;
+		goto out_fput;
+	}
+
+	xa_init(&pfns);
+	ret = kpf_iommu_scan(dev, first, pages, &pfns, &mapped);
+	if (!ret) {
+		in_slots = kpf_debug_slots_in(region, &pfns);
+		mutex_lock(&kpf_debug_iommu.lock);
+		snprintf(kpf_debug_iommu.result, sizeof(kpf_debug_iommu.result),
+			 "mapped=%lu slots_mapped=%u slots=%u\n", mapped,
+			 in_slots, region->nr_slots);
+		mutex_unlock(&kpf_debug_iommu.lock);
+	}
+	xa_destroy(&pfns);
+	dev_put(dev);
+out_fput:
+	fput(file);
+	return ret;
+}
+
+static ssize_t kpf_debug_iommu_write(struct file *file,
+				     const char __user *ubuf, size_t count,
+				     loff_t *ppos)
+{
+	u64 first = SZ_4G - SZ_256M, pages = SZ_256M / PAGE_SIZE;
+	char buf[64];
+	int fd, ifindex, n, ret;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	n = sscanf(buf, "%d %d %llx %llu", &fd, &ifindex, &first, &pages);
+	if (n != 2 && n != 4)
+		return -EINVAL;
+	ret = kpf_debug_iommu_check(fd, ifindex, first, pages);
+	return ret ? ret : count;
+}
+
+static ssize_t kpf_debug_iommu_read(struct file *file, char __user *ubuf,
+				    size_t count, loff_t *ppos)
+{
+	char buf[sizeof(kpf_debug_iommu.result)];
+
+	mutex_lock(&kpf_debug_iommu.lock);
+	memcpy(buf, kpf_debug_iommu.result, sizeof(buf));
+	mutex_unlock(&kpf_debug_iommu.lock);
+	return simple_read_from_buffer(ubuf, count, ppos, buf, strlen(buf));
+}
+
+static const struct file_operations kpf_debug_iommu_fops = {
+	.owner = THIS_MODULE,
+	.write = kpf_debug_iommu_write,
+	.read = kpf_debug_iommu_read,
+	.llseek = default_llseek,
+};
+
 /**
  * kpf_debug_init() - create the test hooks when test_hooks is set
  *
@@ -114,6 +222,8 @@ void kpf_debug_init(void)
 	kpf_debug_dir = debugfs_create_dir("kvm-pageflip", NULL);
 	debugfs_create_file("hold", 0200, kpf_debug_dir, NULL,
 			    &kpf_debug_hold_fops);
+	debugfs_create_file("iommu", 0600, kpf_debug_dir, NULL,
+			    &kpf_debug_iommu_fops);
 }
 
 /**

@@ -111,20 +111,29 @@ int kpf_port_set(struct kpf_port_set *cmd);
 
 /*
  * A queued frame is an sk_buff, or an xdp_frame with bit 0 of the pointer
- * set (both are at least 8-byte aligned).
+ * set and bit 1 set when its page must not be flipped (both structs are at
+ * least 8-byte aligned: an xdp_frame sits at the start of its buffer).
  */
 #define KPF_RX_ITEM_XDP 1UL
+#define KPF_RX_ITEM_COPY 2UL
+#define KPF_RX_ITEM_BITS (KPF_RX_ITEM_XDP | KPF_RX_ITEM_COPY)
 
-static inline void *kpf_rx_item_xdp(struct xdp_frame *frame)
+static inline void *kpf_rx_item_xdp(struct xdp_frame *frame, bool copy_only)
 {
-	return (void *)((unsigned long)frame | KPF_RX_ITEM_XDP);
+	return (void *)((unsigned long)frame | KPF_RX_ITEM_XDP |
+			(copy_only ? KPF_RX_ITEM_COPY : 0));
 }
 
 static inline struct xdp_frame *kpf_rx_item_to_xdp(void *item)
 {
 	if (!((unsigned long)item & KPF_RX_ITEM_XDP))
 		return NULL;
-	return (struct xdp_frame *)((unsigned long)item & ~KPF_RX_ITEM_XDP);
+	return (struct xdp_frame *)((unsigned long)item & ~KPF_RX_ITEM_BITS);
+}
+
+static inline bool kpf_rx_item_copy_only(void *item)
+{
+	return (unsigned long)item & KPF_RX_ITEM_COPY;
 }
 
 void kpf_port_enqueue(struct kpf_port *port, void *item, unsigned int len);

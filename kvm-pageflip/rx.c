@@ -232,10 +232,10 @@ static void kpf_rx_untag(struct kpf_rx_frame *f)
 }
 
 /*
- * Zero a taken-over page outside its frame and let the pool adopt it.
- * False when the pool cannot take it; the frame is copied then.
+ * Zero a taken-over page outside its frame and let the pool adopt it.  When
+ * the pool cannot take it, the frame is copied instead.
  */
-static bool kpf_rx_take_page(struct kpf_port *port, struct kpf_rx_frame *f)
+static void kpf_rx_take_page(struct kpf_port *port, struct kpf_rx_frame *f)
 {
 	u8 *va = page_address(f->page);
 	u32 off = f->data - va;
@@ -243,7 +243,7 @@ static bool kpf_rx_take_page(struct kpf_port *port, struct kpf_rx_frame *f)
 
 	f->kp = kpf_pool_adopt(f->page);
 	if (!f->kp)
-		return false;
+		return;
 	memset(va, 0, off);
 	memset(va + off + f->len, 0, PAGE_SIZE - off - f->len);
 	kpf_port_count(port, KPF_PORT_BYTES_ZEROED, zeroed);
@@ -251,11 +251,10 @@ static bool kpf_rx_take_page(struct kpf_port *port, struct kpf_rx_frame *f)
 	kpf_stat_add(&port->region->stats, KPF_STAT_BYTES_ZEROED, zeroed);
 	f->used.offset = off;
 	f->used.flags |= KPF_USED_F_FLIPPED;
-	return true;
 }
 
 static void kpf_rx_prepare_xdp(struct kpf_port *port, struct kpf_rx_frame *f,
-			       struct xdp_frame *frame)
+			       struct xdp_frame *frame, bool copy_only)
 {
 	struct page *page;
 
@@ -278,9 +277,9 @@ static void kpf_rx_prepare_xdp(struct kpf_port *port, struct kpf_rx_frame *f,
 	}
 	kpf_rx_untag(f);
 	f->nr_slots = 1;
-	if (f->len >= READ_ONCE(port->copybreak) && !PageCompound(page) &&
-	    page_ref_count(page) == 1 && kpf_rx_take_page(port, f))
-		return;
+	if (!copy_only && f->len >= READ_ONCE(port->copybreak) &&
+	    !PageCompound(page) && page_ref_count(page) == 1)
+		kpf_rx_take_page(port, f);
 }
 
 static void kpf_rx_prepare_skb(struct kpf_port *port, struct kpf_rx_frame *f,
@@ -521,7 +520,8 @@ void kpf_rx_work(struct work_struct *work)
 		memset(f, 0, sizeof(*f));
 		frame = kpf_rx_item_to_xdp(item);
 		if (frame)
-			kpf_rx_prepare_xdp(port, f, frame);
+			kpf_rx_prepare_xdp(port, f, frame,
+					   kpf_rx_item_copy_only(item));
 		else
 			kpf_rx_prepare_skb(port, f, item);
 		if (f->nr_slots > port->ring_size)

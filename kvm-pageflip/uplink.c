@@ -36,6 +36,7 @@
 #include <net/net_namespace.h>
 #include <net/xdp.h>
 #include "demux.h"
+#include "iommu.h"
 #include "ioctl.h"
 #include "port.h"
 #include "uplink.h"
@@ -44,12 +45,14 @@
  * struct kpf_uplink - an attached device
  * @dev: the device (a reference)
  * @demux: its rules
+ * @copy_only: its IOMMU domain is flushed lazily: never flip its pages
  * @node: in kpf_uplinks (rtnl)
  * @rcu: freeing after the receive paths let go
  */
 struct kpf_uplink {
 	struct net_device *dev;
 	struct kpf_demux demux;
+	bool copy_only;
 	struct list_head node;
 	struct rcu_head rcu;
 };
@@ -174,8 +177,9 @@ static int kpf_xdp_xmit(struct net_device *dev, int n,
 		up = kpf_uplink_from_dev(frames[i]->dev_rx);
 		port = up ? kpf_xdp_classify(up, frames[i]) : NULL;
 		if (port)
-			kpf_port_enqueue(port, kpf_rx_item_xdp(frames[i]),
-					 frames[i]->len);
+			kpf_port_enqueue(
+				port, kpf_rx_item_xdp(frames[i], up->copy_only),
+				frames[i]->len);
 		else
 			kpf_xdp_to_host(frames[i], frames[i]->dev_rx);
 	}
@@ -262,6 +266,11 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 	if (ret)
 		goto err_unregister;
 
+	up->copy_only = !kpf_iommu_flip_safe(dev);
+	if (up->copy_only)
+		netdev_info(
+			dev,
+			"kvm-pageflip: lazy IOMMU invalidation, frames are copied (boot with iommu.strict=1 to flip)\n");
 	dev_hold(dev);
 	up->dev = dev;
 	list_add_tail(&up->node, &kpf_uplinks);
