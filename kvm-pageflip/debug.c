@@ -172,9 +172,8 @@ out_fput:
 	return ret;
 }
 
-static ssize_t kpf_debug_iommu_write(struct file *file,
-				     const char __user *ubuf, size_t count,
-				     loff_t *ppos)
+static ssize_t kpf_debug_iommu_write(struct file *file, const char __user *ubuf,
+				     size_t count, loff_t *ppos)
 {
 	u64 first = SZ_4G - SZ_256M, pages = SZ_256M / PAGE_SIZE;
 	char buf[64];

@@ -109,9 +109,8 @@ int kpf_rule_check(const struct kpf_rule *rule)
 
 	if (rule->match & ~(KPF_RULE_F_MAC | KPF_RULE_F_VLAN) ||
 	    rule->__reserved) {
-		kpf_user_err(
-			"rule: unknown match bits %#x or reserved field set\n",
-			rule->match);
+		kpf_user_err("rule: unknown match %#x or reserved set\n",
+			     rule->match);
 		return -EOPNOTSUPP;
 	}
 	if (!rule->match) {
@@ -126,9 +125,7 @@ int kpf_rule_check(const struct kpf_rule *rule)
 	}
 	if (rule->match & KPF_RULE_F_MAC ? !is_valid_ether_addr(rule->mac) :
 					   memcmp(rule->mac, zero, ETH_ALEN)) {
-		kpf_user_err(
-			"rule: MAC %pM is not a unicast address or unused\n",
-			rule->mac);
+		kpf_user_err("rule: bad or unused MAC %pM\n", rule->mac);
 		return -EINVAL;
 	}
 	return 0;
@@ -148,6 +145,7 @@ int kpf_demux_add_port(struct kpf_demux *demux, const struct kpf_rule *rule,
 		       struct kpf_port *port)
 {
 	struct kpf_demux_rule *r, *pos;
+	struct hlist_head *head;
 
 	ASSERT_RTNL();
 	if (kpf_demux_find(demux, rule->match, rule->vlan, rule->mac)) {
@@ -173,9 +171,8 @@ int kpf_demux_add_port(struct kpf_demux *demux, const struct kpf_rule *rule,
 			break;
 	}
 	list_add_tail_rcu(&r->lnode, &pos->lnode);
-	hlist_add_head_rcu(
-		&r->hnode,
-		&demux->hash[kpf_demux_hash(r->match, r->vlan, r->mac)]);
+	head = &demux->hash[kpf_demux_hash(r->match, r->vlan, r->mac)];
+	hlist_add_head_rcu(&r->hnode, head);
 	demux->nr_rules++;
 	return 0;
 }

@@ -41,9 +41,7 @@
 
 static unsigned int copybreak = 256;
 module_param(copybreak, uint, 0644);
-MODULE_PARM_DESC(
-	copybreak,
-	"Frames shorter than this are copied, not flipped (default 256)");
+MODULE_PARM_DESC(copybreak, "Copy, not flip, frames shorter than this");
 
 /* Port ids.  Entries are added and erased under rtnl_lock. */
 static DEFINE_XARRAY_ALLOC1(kpf_ports);
@@ -229,9 +227,7 @@ static int kpf_port_map_ring(struct kpf_port *port)
 		slot = port->ring_slot + i;
 		if (test_bit(slot, region->ctrl) ||
 		    test_bit(slot, region->posted)) {
-			kpf_user_err(
-				"port: slot %u is already a control slot or posted\n",
-				slot);
+			kpf_user_err("port: slot %u is in use\n", slot);
 			ret = -EBUSY;
 			goto out_unlock;
 		}
@@ -291,17 +287,15 @@ static int kpf_port_check(struct kpf_region *region,
 
 	if (cmd->ring_size < 2 || cmd->ring_size > KPF_RING_SIZE_MAX ||
 	    !is_power_of_2(cmd->ring_size)) {
-		kpf_user_err(
-			"port: ring_size %u is not a power of two in 2..%u\n",
-			cmd->ring_size, KPF_RING_SIZE_MAX);
+		kpf_user_err("port: ring_size %u is not 2^n in 2..%u\n",
+			     cmd->ring_size, KPF_RING_SIZE_MAX);
 		return -EINVAL;
 	}
 	pages = KPF_RING_PAGES(cmd->ring_size);
 	if (cmd->ring_slot >= region->nr_slots ||
 	    pages > region->nr_slots - cmd->ring_slot) {
-		kpf_user_err(
-			"port: %u control slots from slot %u do not fit in %u slots\n",
-			pages, cmd->ring_slot, region->nr_slots);
+		kpf_user_err("port: rings at slot %u+%u exceed %u slots\n",
+			     cmd->ring_slot, pages, region->nr_slots);
 		return -EINVAL;
 	}
 	if (cmd->copybreak != KPF_COPYBREAK_DEFAULT &&

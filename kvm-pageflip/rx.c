@@ -108,10 +108,8 @@ static void kpf_port_fail(struct kpf_port *port, enum kpf_ring_error err,
 	WRITE_ONCE(port->state, KPF_PORT_STATE_ERROR);
 	WRITE_ONCE(port->hdr->error, err);
 	kpf_port_count(port, KPF_PORT_RING_ERRORS, 1);
-	pr_notice_ratelimited(
-		"binding %u port %u (VMM %d): guest ring error: %s (%u); port stopped\n",
-		port->region->binding_id, port->id, port->vmm_tgid, why[err],
-		value);
+	pr_notice_ratelimited("port %u (VMM %d): %s (%u); port stopped\n",
+			      port->id, port->vmm_tgid, why[err], value);
 	if (port->irq) {
 		kpf_eventfd_signal(port->irq);
 		kpf_port_count(port, KPF_PORT_INTERRUPTS, 1);

@@ -165,6 +165,11 @@ static struct kpf_port *kpf_xdp_classify(struct kpf_uplink *up,
 	return kpf_demux_unicast(&up->demux, vlan, veth->h_dest);
 }
 
+static void *kpf_xdp_item(struct kpf_uplink *up, struct xdp_frame *frame)
+{
+	return kpf_rx_item_xdp(frame, up->copy_only);
+}
+
 static int kpf_xdp_xmit(struct net_device *dev, int n,
 			struct xdp_frame **frames, u32 flags)
 {
@@ -177,9 +182,8 @@ static int kpf_xdp_xmit(struct net_device *dev, int n,
 		up = kpf_uplink_from_dev(frames[i]->dev_rx);
 		port = up ? kpf_xdp_classify(up, frames[i]) : NULL;
 		if (port)
-			kpf_port_enqueue(
-				port, kpf_rx_item_xdp(frames[i], up->copy_only),
-				frames[i]->len);
+			kpf_port_enqueue(port, kpf_xdp_item(up, frames[i]),
+					 frames[i]->len);
 		else
 			kpf_xdp_to_host(frames[i], frames[i]->dev_rx);
 	}
@@ -240,9 +244,8 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 	}
 	if (!net_eq(net, &init_net) || dev->type != ARPHRD_ETHER ||
 	    dev->addr_len != ETH_ALEN || dev == kpf_xdp_dev) {
-		kpf_user_err(
-			"uplink: %s is not an Ethernet device of the initial network namespace\n",
-			dev->name);
+		kpf_user_err("uplink: %s: not Ethernet in init_net\n",
+			     dev->name);
 		ret = -EINVAL;
 		goto err_unlock;
 	}
@@ -257,9 +260,8 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 	}
 	ret = netdev_rx_handler_register(dev, kpf_uplink_rx, up);
 	if (ret) {
-		kpf_user_err(
-			"uplink: %s already has an rx_handler (bridge, bond, macvlan?)\n",
-			dev->name);
+		kpf_user_err("uplink: %s has an rx_handler already\n",
+			     dev->name);
 		goto err_put_module;
 	}
 	ret = dev_set_promiscuity(dev, 1);
@@ -268,9 +270,7 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 
 	up->copy_only = !kpf_iommu_flip_safe(dev);
 	if (up->copy_only)
-		netdev_info(
-			dev,
-			"kvm-pageflip: lazy IOMMU invalidation, frames are copied (boot with iommu.strict=1 to flip)\n");
+		netdev_info(dev, "lazy IOMMU: frames will be copied\n");
 	dev_hold(dev);
 	up->dev = dev;
 	list_add_tail(&up->node, &kpf_uplinks);
