@@ -18,6 +18,7 @@
 #include "binding.h"
 #include "chardev.h"
 #include "ctx.h"
+#include "demux.h"
 #include "ioctl.h"
 #include "pool.h"
 #include "port.h"
@@ -36,6 +37,11 @@ static int kpf_ioctl_get_info(struct kpf_ucmd *ucmd)
 	cmd->create_region_flags = 0;
 	cmd->pool_fill_flags = 0;
 	cmd->region_flip_flags = 0;
+	cmd->rule_match = KPF_RULE_F_MAC | KPF_RULE_F_VLAN;
+	cmd->max_rules = KPF_DEMUX_MAX_RULES;
+	cmd->max_ports = KPF_MAX_PORTS;
+	cmd->max_ring_size = KPF_RING_SIZE_MAX;
+	cmd->copybreak = kpf_port_default_copybreak();
 	return kpf_ucmd_respond(ucmd);
 }
 

@@ -246,38 +246,35 @@ unsigned int kpf_demux_remove_port(struct kpf_demux *demux,
 }
 
 /**
- * kpf_demux_list() - copy the rules out for KPF_LIST_RULES
+ * kpf_demux_list() - describe the rules for KPF_LIST_RULES
  * @demux: the table; caller holds rtnl_lock
  * @ifindex: the uplink's ifindex, written into each entry
- * @uentries: user array, already advanced past earlier uplinks' rules
- * @room: entries @uentries can still take
- * @total: out: rules of this table
+ * @entries: kernel array, already advanced past earlier uplinks' rules
+ * @room: entries @entries can still take
  *
- * Return: 0 or -EFAULT.
+ * Return: the number of rules of this table (written or not).
  */
-int kpf_demux_list(const struct kpf_demux *demux, u32 ifindex,
-		   struct kpf_rule __user *uentries, u32 room, u32 *total)
+u32 kpf_demux_list(const struct kpf_demux *demux, u32 ifindex,
+		   struct kpf_rule *entries, u32 room)
 {
 	struct kpf_demux_rule *r;
-	struct kpf_rule out;
+	struct kpf_rule *out;
 	u32 i = 0;
 
 	ASSERT_RTNL();
 	list_for_each_entry(r, &demux->rules, lnode) {
 		if (i < room) {
-			memset(&out, 0, sizeof(out));
-			out.ifindex = ifindex;
-			out.match = r->match;
-			out.vlan = r->vlan;
-			ether_addr_copy(out.mac, r->mac);
-			out.port_id = kpf_port_id(r->port);
-			if (copy_to_user(&uentries[i], &out, sizeof(out)))
-				return -EFAULT;
+			out = &entries[i];
+			memset(out, 0, sizeof(*out));
+			out->ifindex = ifindex;
+			out->match = r->match;
+			out->vlan = r->vlan;
+			ether_addr_copy(out->mac, r->mac);
+			out->port_id = kpf_port_id(r->port);
 		}
 		i++;
 	}
-	*total = i;
-	return 0;
+	return i;
 }
 
 /**

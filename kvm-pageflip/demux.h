@@ -34,8 +34,8 @@ int kpf_demux_del(struct kpf_demux *demux, const struct kpf_rule *rule);
 void kpf_demux_flush(struct kpf_demux *demux);
 unsigned int kpf_demux_remove_port(struct kpf_demux *demux,
 				   const struct kpf_port *port);
-int kpf_demux_list(const struct kpf_demux *demux, u32 ifindex,
-		   struct kpf_rule __user *uentries, u32 room, u32 *total);
+u32 kpf_demux_list(const struct kpf_demux *demux, u32 ifindex,
+		   struct kpf_rule *entries, u32 room);
 int kpf_rule_check(const struct kpf_rule *rule);
 
 struct kpf_port *kpf_demux_unicast(const struct kpf_demux *demux, u16 vlan,

@@ -23,6 +23,15 @@ union kpf_ucmd_buffer {
 	struct kpf_get_stats get_stats;
 	struct kpf_list_bindings list_bindings;
 	struct kpf_region_flip region_flip;
+	struct kpf_uplink_attach uplink_attach;
+	struct kpf_uplink_detach uplink_detach;
+	struct kpf_rule_add rule_add;
+	struct kpf_rule_del rule_del;
+	struct kpf_list_rules list_rules;
+	struct kpf_list_ports list_ports;
+	struct kpf_port_set port_set;
+	struct kpf_region_add_port region_add_port;
+	struct kpf_region_del_port region_del_port;
 };
 
 /* The header every command struct begins with. */

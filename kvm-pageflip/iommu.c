@@ -26,9 +26,9 @@
  * kpf_iommu_flip_safe() - may pages received on @dev be flipped into VMs?
  * @dev: an uplink; caller holds rtnl_lock
  *
- * The answer holds while a driver is bound: the domain type of a device's
- * group can only change with no driver bound, and unbinding the driver
- * unregisters @dev, which detaches it.
+ * Asked once, at attach.  Since 6.2 a group's domain can be switched from
+ * DMA to DMA-FQ through sysfs while its driver is bound; that switch is
+ * seen at the next attach only (Documentation/design.rst).
  *
  * Return: false when the device's DMA goes through a lazily flushed IOMMU
  * domain.

@@ -48,6 +48,14 @@ static DEFINE_XARRAY_ALLOC1(kpf_ports);
 static struct workqueue_struct *kpf_rx_wq;
 
 /**
+ * kpf_port_default_copybreak() - the copybreak module parameter, capped
+ */
+u32 kpf_port_default_copybreak(void)
+{
+	return min_t(u32, READ_ONCE(copybreak), KPF_COPYBREAK_MAX);
+}
+
+/**
  * kpf_port_id() - the module-wide id of @port
  * @port: the port
  */
@@ -332,7 +340,7 @@ int kpf_port_create(struct kpf_region *region, struct kpf_region_add_port *cmd)
 	port->ring_size = cmd->ring_size;
 	port->ring_pages = KPF_RING_PAGES(cmd->ring_size);
 	port->copybreak = cmd->copybreak == KPF_COPYBREAK_DEFAULT ?
-				  READ_ONCE(copybreak) :
+				  kpf_port_default_copybreak() :
 				  cmd->copybreak;
 	port->vmm_tgid = region->vmm_tgid;
 	INIT_LIST_HEAD(&port->region_node);
@@ -496,32 +504,39 @@ static void kpf_port_fill_info(struct kpf_port *port,
  * @room: its length
  * @total: out: number of ports
  *
+ * The entries are gathered under rtnl_lock and copied out after it.
+ *
  * Return: 0, -EFAULT or -ENOMEM.
  */
 int kpf_port_list(struct kpf_port_info __user *uinfo, u32 room, u32 *total)
 {
-	struct kpf_port_info *info;
+	struct kpf_port_info *info = NULL;
 	struct kpf_port *port;
 	unsigned long id;
-	u32 n = 0;
+	u32 n = 0, cap = 0;
 	int ret = 0;
 
-	info = kmalloc(sizeof(*info), GFP_KERNEL);
-	if (!info)
-		return -ENOMEM;
 	rtnl_lock();
-	xa_for_each(&kpf_ports, id, port) {
-		if (n < room) {
-			kpf_port_fill_info(port, info);
-			if (copy_to_user(&uinfo[n], info, sizeof(*info))) {
-				ret = -EFAULT;
-				break;
-			}
+	xa_for_each(&kpf_ports, id, port)
+		cap++;
+	cap = min(cap, room);
+	if (cap) {
+		info = kvcalloc(cap, sizeof(*info), GFP_KERNEL);
+		if (!info) {
+			rtnl_unlock();
+			return -ENOMEM;
 		}
+	}
+	xa_for_each(&kpf_ports, id, port) {
+		if (n < cap)
+			kpf_port_fill_info(port, &info[n]);
 		n++;
 	}
 	rtnl_unlock();
-	kfree(info);
+
+	if (copy_to_user(uinfo, info, min(n, cap) * sizeof(*info)))
+		ret = -EFAULT;
+	kvfree(info);
 	*total = n;
 	return ret;
 }
@@ -537,6 +552,8 @@ int kpf_port_set(struct kpf_port_set *cmd)
 	struct kpf_port *port;
 	int ret = 0;
 
+	if (cmd->copybreak == KPF_COPYBREAK_DEFAULT)
+		cmd->copybreak = kpf_port_default_copybreak();
 	if (cmd->copybreak > KPF_COPYBREAK_MAX) {
 		kpf_user_err("port: copybreak %u is above %u\n", cmd->copybreak,
 			     KPF_COPYBREAK_MAX);

@@ -102,6 +102,7 @@ static inline void kpf_port_count(struct kpf_port *port,
 }
 
 u32 kpf_port_id(const struct kpf_port *port);
+u32 kpf_port_default_copybreak(void);
 int kpf_port_create(struct kpf_region *region, struct kpf_region_add_port *cmd);
 int kpf_port_delete(struct kpf_region *region, u32 port_id);
 void kpf_port_delete_all(struct kpf_region *region);

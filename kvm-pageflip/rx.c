@@ -274,7 +274,7 @@ static void kpf_rx_prepare_xdp(struct kpf_port *port, struct kpf_rx_frame *f,
 		return;
 	}
 	kpf_rx_untag(f);
-	f->nr_slots = 1;
+	f->nr_slots = DIV_ROUND_UP(f->len, PAGE_SIZE);
 	if (!copy_only && f->len >= READ_ONCE(port->copybreak) &&
 	    !PageCompound(page) && page_ref_count(page) == 1)
 		kpf_rx_take_page(port, f);
@@ -302,14 +302,19 @@ static void kpf_rx_prepare_skb(struct kpf_port *port, struct kpf_rx_frame *f,
 	}
 	if (skb->ip_summed == CHECKSUM_UNNECESSARY)
 		f->used.flags |= KPF_USED_F_CSUM_OK;
+	else if (skb->ip_summed == CHECKSUM_PARTIAL)
+		f->used.flags |= KPF_USED_F_CSUM_PARTIAL;
 	if (skb_is_gso(skb)) {
-		if (shinfo->gso_type & SKB_GSO_TCPV4)
+		/* Only TCP aggregates can be described to the guest. */
+		if (shinfo->gso_type & SKB_GSO_TCPV4) {
 			f->used.flags |= KPF_USED_F_GSO_TCPV4;
-		else if (shinfo->gso_type & SKB_GSO_TCPV6)
+		} else if (shinfo->gso_type & SKB_GSO_TCPV6) {
 			f->used.flags |= KPF_USED_F_GSO_TCPV6;
-		if (f->used.flags &
-		    (KPF_USED_F_GSO_TCPV4 | KPF_USED_F_GSO_TCPV6))
-			f->used.gso_size = shinfo->gso_size;
+		} else {
+			kpf_rx_drop(port, f, KPF_PORT_DROP_OVERSIZE);
+			return;
+		}
+		f->used.gso_size = shinfo->gso_size;
 	}
 	f->nr_slots = DIV_ROUND_UP(f->len, PAGE_SIZE);
 }

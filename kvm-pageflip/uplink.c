@@ -13,15 +13,18 @@
  *
  * The faster path is XDP: a classifier program on the uplink (tools/)
  * redirects unicast frames that match a rule, through a DEVMAP, to the
- * module's redirect target device "kpf-xdp", whose ndo_xdp_xmit queues them
- * to their port.  The program's map is a copy of the rule table that
- * userspace keeps in sync; the rule table here stays the one source of
- * truth.  A redirected frame that no rule claims any more (the copy lagged
- * behind, or the uplink was detached) is turned into an skb and given to the
- * host stack, so a stale copy never loses a host frame.
+ * uplink's redirect target, a device "kpfxN" the module creates with the
+ * uplink, whose ndo_xdp_xmit queues them to their port.  (A redirected
+ * xdp_frame does not say which device received it; the target does.)
+ * The program's map is a copy of the rule table that userspace keeps in
+ * sync; the rule table here stays the one source of truth.  A redirected
+ * frame that no rule claims any more (the copy lagged behind) is turned
+ * into an skb and given to the host stack, so a stale copy never loses a
+ * host frame.
  *
  * Lifetime: an uplink holds a reference on its device and on this module,
- * so the module cannot be unloaded while it is attached anywhere.  When the
+ * so the module cannot be unloaded while it is attached anywhere.  Its
+ * redirect target lives exactly as long as it.  When the
  * device is unregistered, the netdevice notifier detaches it.  All control
  * operations hold rtnl_lock; the receive paths only read, under RCU.
  */
@@ -46,6 +49,7 @@
  * @dev: the device (a reference)
  * @demux: its rules
  * @copy_only: its IOMMU domain is flushed lazily: never flip its pages
+ * @xdp_dev: its XDP redirect target
  * @node: in kpf_uplinks (rtnl)
  * @rcu: freeing after the receive paths let go
  */
@@ -53,12 +57,17 @@ struct kpf_uplink {
 	struct net_device *dev;
 	struct kpf_demux demux;
 	bool copy_only;
+	struct net_device *xdp_dev;
 	struct list_head node;
 	struct rcu_head rcu;
 };
 
+/* Private part of a redirect target: its uplink, NULL once detached. */
+struct kpf_xdp_priv {
+	struct kpf_uplink __rcu *up;
+};
+
 static LIST_HEAD(kpf_uplinks);
-static struct net_device *kpf_xdp_dev;
 
 static struct kpf_uplink *kpf_uplink_find_rtnl(u32 ifindex)
 {
@@ -70,16 +79,6 @@ static struct kpf_uplink *kpf_uplink_find_rtnl(u32 ifindex)
 			return up;
 	}
 	return NULL;
-}
-
-static rx_handler_result_t kpf_uplink_rx(struct sk_buff **pskb);
-
-/* The uplink behind @dev, from a receive path; NULL if not attached. */
-static struct kpf_uplink *kpf_uplink_from_dev(const struct net_device *dev)
-{
-	if (rcu_access_pointer(dev->rx_handler) != kpf_uplink_rx)
-		return NULL;
-	return rcu_dereference(dev->rx_handler_data);
 }
 
 /* Copy a broadcast or multicast frame to every port whose rules accept it. */
@@ -157,6 +156,9 @@ static struct kpf_port *kpf_xdp_classify(struct kpf_uplink *up,
 
 	if (frame->len < ETH_HLEN || is_multicast_ether_addr(veth->h_dest))
 		return NULL;
+	/* As in the rx_handler, 802.1ad outer tags are the host's. */
+	if (veth->h_vlan_proto == htons(ETH_P_8021AD))
+		return NULL;
 	if (veth->h_vlan_proto == htons(ETH_P_8021Q)) {
 		if (frame->len < VLAN_ETH_HLEN)
 			return NULL;
@@ -173,19 +175,24 @@ static void *kpf_xdp_item(struct kpf_uplink *up, struct xdp_frame *frame)
 static int kpf_xdp_xmit(struct net_device *dev, int n,
 			struct xdp_frame **frames, u32 flags)
 {
+	struct kpf_xdp_priv *priv = netdev_priv(dev);
 	struct kpf_uplink *up;
 	struct kpf_port *port;
 	int i;
 
 	rcu_read_lock();
+	up = rcu_dereference(priv->up);
 	for (i = 0; i < n; i++) {
-		up = kpf_uplink_from_dev(frames[i]->dev_rx);
-		port = up ? kpf_xdp_classify(up, frames[i]) : NULL;
+		if (!up) {
+			xdp_return_frame(frames[i]);
+			continue;
+		}
+		port = kpf_xdp_classify(up, frames[i]);
 		if (port)
 			kpf_port_enqueue(port, kpf_xdp_item(up, frames[i]),
 					 frames[i]->len);
 		else
-			kpf_xdp_to_host(frames[i], frames[i]->dev_rx);
+			kpf_xdp_to_host(frames[i], up->dev);
 	}
 	rcu_read_unlock();
 	return n;
@@ -207,6 +214,7 @@ static void kpf_xdp_dev_setup(struct net_device *dev)
 {
 	ether_setup(dev);
 	dev->netdev_ops = &kpf_xdp_dev_ops;
+	dev->needs_free_netdev = true;
 	dev->flags |= IFF_NOARP;
 	dev->priv_flags |= IFF_NO_QUEUE;
 	dev->min_mtu = ETH_MIN_MTU;
@@ -214,6 +222,34 @@ static void kpf_xdp_dev_setup(struct net_device *dev)
 	dev->mtu = ETH_MAX_MTU;
 	eth_hw_addr_random(dev);
 	xdp_features_set_redirect_target(dev, false);
+}
+
+/* Create and bring up the redirect target of @up; caller holds rtnl. */
+static int kpf_xdp_dev_create(struct kpf_uplink *up)
+{
+	struct kpf_xdp_priv *priv;
+	struct net_device *dev;
+	int ret;
+
+	ASSERT_RTNL();
+	dev = alloc_netdev(sizeof(*priv), "kpfx%d", NET_NAME_ENUM,
+			   kpf_xdp_dev_setup);
+	if (!dev)
+		return -ENOMEM;
+	priv = netdev_priv(dev);
+	RCU_INIT_POINTER(priv->up, up);
+	ret = register_netdevice(dev);
+	if (ret) {
+		free_netdev(dev);
+		return ret;
+	}
+	ret = dev_open(dev, NULL);
+	if (ret) {
+		unregister_netdevice(dev);
+		return ret;
+	}
+	up->xdp_dev = dev;
+	return 0;
 }
 
 /**
@@ -243,7 +279,7 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 		goto err_unlock;
 	}
 	if (!net_eq(net, &init_net) || dev->type != ARPHRD_ETHER ||
-	    dev->addr_len != ETH_ALEN || dev == kpf_xdp_dev) {
+	    dev->addr_len != ETH_ALEN || dev->netdev_ops == &kpf_xdp_dev_ops) {
 		kpf_user_err("uplink: %s: not Ethernet in init_net\n",
 			     dev->name);
 		ret = -EINVAL;
@@ -267,6 +303,9 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 	ret = dev_set_promiscuity(dev, 1);
 	if (ret)
 		goto err_unregister;
+	ret = kpf_xdp_dev_create(up);
+	if (ret)
+		goto err_promisc;
 
 	up->copy_only = !kpf_iommu_flip_safe(dev);
 	if (up->copy_only)
@@ -274,11 +313,13 @@ int kpf_uplink_attach(u32 ifindex, u32 *xdp_ifindex)
 	dev_hold(dev);
 	up->dev = dev;
 	list_add_tail(&up->node, &kpf_uplinks);
-	*xdp_ifindex = kpf_xdp_dev->ifindex;
+	*xdp_ifindex = up->xdp_dev->ifindex;
 	rtnl_unlock();
 	netdev_info(dev, "kvm-pageflip uplink attached\n");
 	return 0;
 
+err_promisc:
+	dev_set_promiscuity(dev, -1);
 err_unregister:
 	netdev_rx_handler_unregister(dev);
 err_put_module:
@@ -292,8 +333,13 @@ err_unlock:
 /* Undo kpf_uplink_attach(); @unregistering: the device is going away. */
 static void kpf_uplink_remove(struct kpf_uplink *up, bool unregistering)
 {
+	struct kpf_xdp_priv *xdp = netdev_priv(up->xdp_dev);
+
 	ASSERT_RTNL();
 	netdev_rx_handler_unregister(up->dev);
+	RCU_INIT_POINTER(xdp->up, NULL);
+	/* Frees it once the last redirect into it is done. */
+	unregister_netdevice(up->xdp_dev);
 	if (!unregistering)
 		dev_set_promiscuity(up->dev, -1);
 	kpf_demux_flush(&up->demux);
@@ -394,32 +440,48 @@ int kpf_uplink_rule_del(const struct kpf_rule *rule)
  * @room: its length
  * @total: out: number of rules
  *
- * Return: 0, -ENOENT or -EFAULT.
+ * The rules are gathered under rtnl_lock and copied out after it, so that a
+ * slow user buffer never holds the lock.
+ *
+ * Return: 0, -ENOENT, -ENOMEM or -EFAULT.
  */
 int kpf_uplink_list_rules(u32 ifindex, struct kpf_rule __user *uentries,
 			  u32 room, u32 *total)
 {
+	struct kpf_rule *entries = NULL;
 	struct kpf_uplink *up;
 	bool found = !ifindex;
-	u32 n = 0, count;
+	u32 n = 0, cap = 0;
 	int ret = 0;
 
 	rtnl_lock();
+	list_for_each_entry(up, &kpf_uplinks, node)
+		cap += up->demux.nr_rules;
+	cap = min(cap, room);
+	if (cap) {
+		entries = kvcalloc(cap, sizeof(*entries), GFP_KERNEL);
+		if (!entries) {
+			rtnl_unlock();
+			return -ENOMEM;
+		}
+	}
 	list_for_each_entry(up, &kpf_uplinks, node) {
 		if (ifindex && up->dev->ifindex != ifindex)
 			continue;
 		found = true;
-		ret = kpf_demux_list(&up->demux, up->dev->ifindex, uentries + n,
-				     room > n ? room - n : 0, &count);
-		if (ret)
-			break;
-		n += count;
+		n += kpf_demux_list(&up->demux, up->dev->ifindex, entries + n,
+				    cap > n ? cap - n : 0);
 	}
 	rtnl_unlock();
+
 	if (!found) {
 		kpf_user_err("rules: ifindex %u is not attached\n", ifindex);
-		return -ENOENT;
+		ret = -ENOENT;
+	} else if (copy_to_user(uentries, entries,
+				min(n, cap) * sizeof(*entries))) {
+		ret = -EFAULT;
 	}
+	kvfree(entries);
 	*total = n;
 	return ret;
 }
@@ -443,11 +505,12 @@ static int kpf_uplink_event(struct notifier_block *nb, unsigned long event,
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
 	struct kpf_uplink *up;
 
-	if (event != NETDEV_UNREGISTER)
+	if (event != NETDEV_UNREGISTER || dev->netdev_ops == &kpf_xdp_dev_ops)
 		return NOTIFY_DONE;
 	up = kpf_uplink_find_rtnl(dev->ifindex);
+	/* A device moving to another namespace is still registered. */
 	if (up && up->dev == dev)
-		kpf_uplink_remove(up, true);
+		kpf_uplink_remove(up, dev->reg_state != NETREG_REGISTERED);
 	return NOTIFY_DONE;
 }
 
@@ -456,41 +519,13 @@ static struct notifier_block kpf_uplink_notifier = {
 };
 
 /**
- * kpf_uplink_init() - create the XDP redirect target and watch devices
+ * kpf_uplink_init() - watch for uplinks going away
  *
  * Return: 0 or a negative errno.
  */
 int kpf_uplink_init(void)
 {
-	struct net_device *dev;
-	int ret;
-
-	dev = alloc_netdev(0, "kpf-xdp", NET_NAME_PREDICTABLE,
-			   kpf_xdp_dev_setup);
-	if (!dev)
-		return -ENOMEM;
-	ret = register_netdev(dev);
-	if (ret) {
-		free_netdev(dev);
-		return ret;
-	}
-	rtnl_lock();
-	ret = dev_open(dev, NULL);
-	rtnl_unlock();
-	if (ret)
-		goto err_unregister;
-	kpf_xdp_dev = dev;
-
-	ret = register_netdevice_notifier(&kpf_uplink_notifier);
-	if (ret)
-		goto err_unregister;
-	return 0;
-
-err_unregister:
-	unregister_netdev(dev);
-	free_netdev(dev);
-	kpf_xdp_dev = NULL;
-	return ret;
+	return register_netdevice_notifier(&kpf_uplink_notifier);
 }
 
 /**
@@ -499,7 +534,4 @@ err_unregister:
 void kpf_uplink_uninit(void)
 {
 	unregister_netdevice_notifier(&kpf_uplink_notifier);
-	unregister_netdev(kpf_xdp_dev);
-	free_netdev(kpf_xdp_dev);
-	kpf_xdp_dev = NULL;
 }

@@ -14,8 +14,11 @@ set -euo pipefail
 KPF_PROG=setup
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# clang builds the CLI's XDP classifier; the CLI links libbpf, libelf and
+# zlib statically (their .a files come with the -dev packages).
 HOST_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils zstd rsync
-	debootstrap gcc make libc6-dev clang clang-format libbpf-dev sparse"
+	debootstrap gcc make libc6-dev clang clang-format libbpf-dev libelf-dev
+	zlib1g-dev sparse"
 CHROOT_PACKAGES="gcc-14,make,libc6-dev,libelf-dev,xz-utils,kmod"
 DEBIAN_SOURCES=/etc/apt/sources.list.d/debian.sources
 LOG=$KPF_CACHE/setup.log

@@ -92,6 +92,12 @@ enum {
  * @create_region_flags: out: flags KPF_CREATE_REGION accepts
  * @pool_fill_flags: out: flags KPF_POOL_FILL accepts
  * @region_flip_flags: out: flags KPF_REGION_FLIP accepts
+ * @rule_match: out: match bits KPF_RULE_ADD accepts (KPF_RULE_F_*)
+ * @max_rules: out: rules one uplink may hold
+ * @max_ports: out: ports one region may have
+ * @max_ring_size: out: largest ring_size of KPF_REGION_ADD_PORT
+ * @copybreak: out: the module's default copy-break, in bytes
+ * @__reserved: 0
  *
  * Reports what this module supports, so that userspace need not guess from
  * errors.  No errno beyond the common ones.
@@ -107,6 +113,12 @@ struct kpf_info {
 	__aligned_u64 create_region_flags;
 	__aligned_u64 pool_fill_flags;
 	__aligned_u64 region_flip_flags;
+	__u32 rule_match;
+	__u32 max_rules;
+	__u32 max_ports;
+	__u32 max_ring_size;
+	__u32 copybreak;
+	__u32 __reserved;
 };
 
 #define KPF_GET_INFO _IO(KPF_TYPE, KPF_CMD_GET_INFO)
@@ -421,7 +433,6 @@ struct kpf_uplink_detach {
  * @vlan: with KPF_RULE_F_VLAN: 1 .. KPF_VLAN_MAX, or KPF_VLAN_UNTAGGED for
  *        frames without a tag or with a priority tag
  * @mac: with KPF_RULE_F_MAC: a unicast destination MAC
- * @__pad: 0
  * @port_id: the port that receives the frames
  * @__reserved: must be 0
  *
@@ -485,8 +496,9 @@ struct kpf_rule_del {
  * @ifindex: an uplink, or 0 for every uplink
  * @nr_entries: in: room in @entries; out: number of rules (see
  *              KPF_LIST_BINDINGS for the convention)
- * @entries: user pointer to an array of struct kpf_rule, sorted by uplink,
- *           then by key
+ * @entries: user pointer to an array of struct kpf_rule: uplinks in the
+ *           order they were attached, each uplink's rules sorted by key
+ *           (match, then VLAN, then MAC)
  *
  * Errors: ENOENT @ifindex is not 0 and not attached.
  */
@@ -502,7 +514,7 @@ struct kpf_list_rules {
 
 /* Per-port counters, in kpf_port_info.counters[]. */
 enum kpf_port_counter {
-	KPF_PORT_RX_FRAMES, /* frames classified to the port */
+	KPF_PORT_RX_FRAMES, /* frames queued to the port */
 	KPF_PORT_RX_BYTES, /* their bytes */
 	KPF_PORT_DELIVERED, /* frames completed to the guest */
 	KPF_PORT_FLIPPED, /* ... of which by moving the frame's page */
@@ -516,12 +528,15 @@ enum kpf_port_counter {
 	KPF_PORT_DROP_NO_BUFFER, /* dropped: the guest posted too few slots */
 	KPF_PORT_DROP_QUEUE_FULL, /* dropped: the port's backlog was full */
 	KPF_PORT_DROP_RING_ERROR, /* dropped: the port is in an error state */
-	KPF_PORT_DROP_OVERSIZE, /* dropped: longer than the port's max frame */
+	KPF_PORT_DROP_OVERSIZE, /* dropped: too long, see the doc */
 	KPF_PORT_DROP_RUNT, /* dropped: shorter than an Ethernet header */
-	KPF_PORT_DROP_NOMEM, /* dropped: no memory for a copy or a page */
+	KPF_PORT_DROP_NOMEM, /* dropped: no memory to clone or unshare it */
 	KPF_PORT_RING_ERRORS, /* times the guest corrupted its ring */
 	KPF_PORT_NR_COUNTERS,
 };
+
+/* Room for counters in struct kpf_port_info; the unused ones read as 0. */
+#define KPF_PORT_MAX_COUNTERS 32
 
 /* kpf_port_info.state */
 enum kpf_port_state {
@@ -536,11 +551,16 @@ enum kpf_port_state {
  * @ring_size: entries in each ring
  * @ring_slot: first control slot of the port's rings
  * @copybreak: frames shorter than this are copied even when they could be
- *             flipped
+ *             flipped (the value in effect, never KPF_COPYBREAK_DEFAULT)
  * @state: enum kpf_port_state
  * @error: enum kpf_ring_error when @state is KPF_PORT_STATE_ERROR
  * @__reserved: 0
- * @counters: indexed by enum kpf_port_counter
+ * @counters: indexed by enum kpf_port_counter; counters a later version
+ *            adds take unused places, so the struct keeps its size
+ *
+ * KPF_PORT_DROP_OVERSIZE counts frames above 64 KiB plus an Ethernet
+ * header, frames that need more slots than the ring has, multi-buffer XDP
+ * frames, and aggregates (GRO) other than TCP.
  */
 struct kpf_port_info {
 	__u32 port_id;
@@ -551,7 +571,7 @@ struct kpf_port_info {
 	__u32 state;
 	__u32 error;
 	__u32 __reserved;
-	__aligned_u64 counters[KPF_PORT_NR_COUNTERS];
+	__aligned_u64 counters[KPF_PORT_MAX_COUNTERS];
 };
 
 /**
@@ -580,12 +600,13 @@ struct kpf_list_ports {
  * @flags: must be 0
  * @port_id: the port
  * @copybreak: new copy-break length in bytes, 0 .. 65536 (0: flip whatever
- *             can be flipped; 65536: always copy)
+ *             can be flipped; 65536: always copy), or KPF_COPYBREAK_DEFAULT
+ *             for the module parameter's value at the time of the call
  *
  * Needs CAP_NET_ADMIN.
  *
  * Errors: EPERM no CAP_NET_ADMIN.  ENOENT no such port.  EINVAL
- * @copybreak above 65536.
+ * @copybreak above 65536 and not KPF_COPYBREAK_DEFAULT.
  */
 struct kpf_port_set {
 	__u32 size;
@@ -744,6 +765,8 @@ struct kpf_ring_hdr {
 #define KPF_USED_F_CSUM_OK (1U << 3) /* the uplink verified the L4 checksum */
 #define KPF_USED_F_GSO_TCPV4 (1U << 4) /* TCP/IPv4 of gso_size segments */
 #define KPF_USED_F_GSO_TCPV6 (1U << 5) /* TCP/IPv6 of gso_size segments */
+/* The L4 checksum field holds only the pseudo-header sum. */
+#define KPF_USED_F_CSUM_PARTIAL (1U << 6)
 
 /**
  * struct kpf_used_elem - one completion in the used ring
