@@ -15,9 +15,16 @@
  * region's slots hold a page that one of them translates to.  Reading the
  * file gives "mapped=N slots_mapped=M slots=S" for the last check.
  *
+ * /sys/kernel/debug/kvm-pageflip/inject queues test frames to a port as a
+ * NIC driver would hand them over: writing "PORT_ID LEN COUNT" queues COUNT
+ * frames of LEN bytes, each in fresh pages of which the module is the only
+ * owner, every byte of the N-th frame N & 0xff.  The benchmark uses it to
+ * compare flipping and copying on frames of every size.
+ *
  * Nothing here is reachable otherwise.
  */
 #include <linux/debugfs.h>
+#include <linux/if_ether.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -31,6 +38,7 @@
 #include "debug.h"
 #include "iommu.h"
 #include "pool.h"
+#include "port.h"
 #include "region.h"
 
 static bool test_hooks;
@@ -209,6 +217,32 @@ static const struct file_operations kpf_debug_iommu_fops = {
 	.llseek = default_llseek,
 };
 
+static ssize_t kpf_debug_inject_write(struct file *file,
+				      const char __user *ubuf, size_t count,
+				      loff_t *ppos)
+{
+	u32 port_id, len, nr;
+	char buf[48];
+	int ret;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	if (sscanf(buf, "%u %u %u", &port_id, &len, &nr) != 3 || !len ||
+	    len > KPF_COPYBREAK_MAX + ETH_HLEN || nr > KPF_PORT_QUEUE_LEN)
+		return -EINVAL;
+	ret = kpf_port_inject(port_id, len, nr);
+	return ret ? ret : count;
+}
+
+static const struct file_operations kpf_debug_inject_fops = {
+	.owner = THIS_MODULE,
+	.write = kpf_debug_inject_write,
+	.llseek = noop_llseek,
+};
+
 /**
  * kpf_debug_init() - create the test hooks when test_hooks is set
  *
@@ -223,6 +257,8 @@ void kpf_debug_init(void)
 			    &kpf_debug_hold_fops);
 	debugfs_create_file("iommu", 0600, kpf_debug_dir, NULL,
 			    &kpf_debug_iommu_fops);
+	debugfs_create_file("inject", 0200, kpf_debug_dir, NULL,
+			    &kpf_debug_inject_fops);
 }
 
 /**

@@ -195,6 +195,19 @@ struct kpf_page *kpf_pool_adopt(struct page *page)
 }
 
 /**
+ * kpf_pool_unadopt() - undo kpf_pool_adopt(); the caller keeps the page
+ * @kp: the handle kpf_pool_adopt() returned, not yet moved anywhere
+ */
+void kpf_pool_unadopt(struct kpf_page *kp)
+{
+	spin_lock(&pool.lock);
+	pool.nr_allocated--;
+	pool.nr[KPF_PAGE_STAGED]--;
+	spin_unlock(&pool.lock);
+	kfree(kp);
+}
+
+/**
  * kpf_pool_move() - account a page's move between two in-use states
  * @kp: the page (staged or in a slot)
  * @to: its new state

@@ -33,6 +33,7 @@ struct kpf_page *kpf_pool_take(enum kpf_page_state to, unsigned int keep_off,
 			       unsigned int keep_len,
 			       struct kpf_stats *binding);
 struct kpf_page *kpf_pool_adopt(struct page *page);
+void kpf_pool_unadopt(struct kpf_page *kp);
 void kpf_pool_move(struct kpf_page *kp, enum kpf_page_state to);
 void kpf_pool_release(struct kpf_page *kp, struct kpf_stats *binding);
 void kpf_pool_read(struct kpf_counters *counters);

@@ -110,14 +110,41 @@ struct kpf_port *kpf_port_lookup_rtnl(u32 port_id);
 int kpf_port_list(struct kpf_port_info __user *uinfo, u32 room, u32 *total);
 int kpf_port_set(struct kpf_port_set *cmd);
 
+/**
+ * struct kpf_rx_inject - a test frame injected through debugfs (debug.c)
+ * @len: its length
+ * @nr_pages: pages it fills, from offset 0
+ * @pages: the pages; the frame owns their only reference
+ */
+struct kpf_rx_inject {
+	u32 len;
+	u32 nr_pages;
+	struct page *pages[];
+};
+
 /*
- * A queued frame is an sk_buff, or an xdp_frame with bit 0 of the pointer
- * set and bit 1 set when its page must not be flipped (both structs are at
- * least 8-byte aligned: an xdp_frame sits at the start of its buffer).
+ * A queued frame is an sk_buff; or an xdp_frame with bit 0 of the pointer
+ * set, and bit 1 too when its page must not be flipped; or an injected test
+ * frame with only bit 1 set.  All three structs are at least 8-byte aligned
+ * (an xdp_frame sits at the start of its buffer).
  */
 #define KPF_RX_ITEM_XDP 1UL
 #define KPF_RX_ITEM_COPY 2UL
+#define KPF_RX_ITEM_INJECT KPF_RX_ITEM_COPY
 #define KPF_RX_ITEM_BITS (KPF_RX_ITEM_XDP | KPF_RX_ITEM_COPY)
+
+static inline void *kpf_rx_item_inject(struct kpf_rx_inject *inj)
+{
+	return (void *)((unsigned long)inj | KPF_RX_ITEM_INJECT);
+}
+
+static inline struct kpf_rx_inject *kpf_rx_item_to_inject(void *item)
+{
+	if (((unsigned long)item & KPF_RX_ITEM_BITS) != KPF_RX_ITEM_INJECT)
+		return NULL;
+	return (struct kpf_rx_inject *)((unsigned long)item &
+					~KPF_RX_ITEM_BITS);
+}
 
 static inline void *kpf_rx_item_xdp(struct xdp_frame *frame, bool copy_only)
 {
@@ -138,6 +165,7 @@ static inline bool kpf_rx_item_copy_only(void *item)
 }
 
 void kpf_port_enqueue(struct kpf_port *port, void *item, unsigned int len);
+int kpf_port_inject(u32 port_id, u32 len, u32 count);
 void kpf_port_schedule(struct kpf_port *port);
 void kpf_rx_item_free(void *item);
 

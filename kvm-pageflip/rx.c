@@ -27,6 +27,8 @@
 #include <linux/etherdevice.h>
 #include <linux/highmem.h>
 #include <linux/if_vlan.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/skbuff.h>
@@ -38,30 +40,48 @@
 
 /* Longest frame a port accepts: a 64 KiB aggregate and its headers. */
 #define KPF_RX_MAX_FRAME (65536 + ETH_HLEN)
+#define KPF_RX_MAX_PIECES (KPF_RX_MAX_FRAME / PAGE_SIZE + 1)
+#define KPF_RX_MAX_SLOTS (KPF_RX_BATCH * KPF_RX_MAX_PIECES)
+
+static unsigned int rx_batch = KPF_RX_BATCH;
+module_param(rx_batch, uint, 0644);
+MODULE_PARM_DESC(rx_batch, "Frames a port worker delivers per run, 1..64");
+
+/**
+ * struct kpf_rx_piece - a part of a frame that lies in one page
+ * @page: the page; the worker holds a reference
+ * @kp: the pool's handle once the page is adopted for a flip
+ * @off: where the part starts in the page
+ * @len: its length
+ */
+struct kpf_rx_piece {
+	struct page *page;
+	struct kpf_page *kp;
+	u32 off;
+	u32 len;
+};
 
 /**
  * struct kpf_rx_frame - a frame of the batch being delivered
- * @item: the queued sk_buff, or NULL for an XDP frame (already returned)
- * @page: XDP frame: its page, on which the worker holds a reference
- * @kp: the adopted page when the frame is flipped
- * @data: start of the frame, without its 802.1Q tag
- * @len: length of the frame
- * @used: first completion (slot, offset, len, vlan_tci, flags, gso_size)
+ * @skb: the queued sk_buff (skb path), or NULL
+ * @nr_pieces: frames handed over as pages (XDP, injected): their parts
+ * @piece: those parts, in order
+ * @len: length of the frame, without its 802.1Q tag
+ * @flip: its pages go into the slots (all adopted by the pool)
+ * @used: first completion (vlan_tci, flags, gso_size)
  * @first: index of its first slot in the batch's slot list
  * @nr_slots: slots it takes, 0 when dropped
  */
 struct kpf_rx_frame {
-	struct sk_buff *item;
-	struct page *page;
-	struct kpf_page *kp;
-	u8 *data;
+	struct sk_buff *skb;
+	u32 nr_pieces;
 	u32 len;
+	bool flip;
 	struct kpf_used_elem used;
 	u32 first;
 	u32 nr_slots;
+	struct kpf_rx_piece piece[KPF_RX_MAX_PIECES];
 };
-
-#define KPF_RX_MAX_SLOTS (KPF_RX_BATCH * (KPF_RX_MAX_FRAME / PAGE_SIZE + 1))
 
 /**
  * struct kpf_rx_batch - a worker run's scratch space, one per port
@@ -75,7 +95,7 @@ struct kpf_rx_batch {
 	struct kpf_rx_frame frames[KPF_RX_BATCH];
 	u32 slots[KPF_RX_MAX_SLOTS];
 	DECLARE_BITMAP(flipped, KPF_RX_MAX_SLOTS);
-	struct kpf_page *old[KPF_RX_BATCH];
+	struct kpf_page *old[KPF_RX_MAX_SLOTS];
 	struct kpf_used_elem elems[KPF_RX_MAX_SLOTS];
 };
 
@@ -198,86 +218,169 @@ void kpf_ring_publish(struct kpf_port *port, const struct kpf_used_elem *elems,
 	}
 }
 
+/* Give up the frame's pages and its skb. */
+static void kpf_rx_release(struct kpf_port *port, struct kpf_rx_frame *f)
+{
+	struct kpf_rx_piece *p;
+	u32 i;
+
+	for (i = 0; i < f->nr_pieces; i++) {
+		p = &f->piece[i];
+		if (p->kp)
+			kpf_pool_release(p->kp, &port->region->stats);
+		else if (p->page)
+			put_page(p->page);
+		p->kp = NULL;
+		p->page = NULL;
+	}
+	f->nr_pieces = 0;
+	if (f->skb)
+		consume_skb(f->skb);
+	f->skb = NULL;
+}
+
 static void kpf_rx_drop(struct kpf_port *port, struct kpf_rx_frame *f,
 			enum kpf_port_counter why)
 {
 	kpf_port_count(port, why, 1);
 	f->nr_slots = 0;
-	if (f->kp) {
-		kpf_pool_release(f->kp, &port->region->stats);
-		f->kp = NULL;
-	} else if (f->page) {
-		put_page(f->page);
-	}
-	f->page = NULL;
-	if (f->item)
-		kfree_skb(f->item);
-	f->item = NULL;
+	if (f->skb)
+		kfree_skb(f->skb);
+	f->skb = NULL;
+	kpf_rx_release(port, f);
 }
 
-/* Take the 802.1Q tag out of an XDP frame's bytes into the completion. */
+/* Take the 802.1Q tag out of the frame's first piece into the completion. */
 static void kpf_rx_untag(struct kpf_rx_frame *f)
 {
-	struct vlan_ethhdr *veth = (struct vlan_ethhdr *)f->data;
+	struct kpf_rx_piece *p = &f->piece[0];
+	u8 *data = page_address(p->page) + p->off;
+	struct vlan_ethhdr *veth = (struct vlan_ethhdr *)data;
 
-	if (f->len < VLAN_ETH_HLEN || veth->h_vlan_proto != htons(ETH_P_8021Q))
+	if (p->len < VLAN_ETH_HLEN || veth->h_vlan_proto != htons(ETH_P_8021Q))
 		return;
 	f->used.vlan_tci = ntohs(veth->h_vlan_TCI);
 	f->used.flags |= KPF_USED_F_VLAN;
-	memmove(f->data + VLAN_HLEN, f->data, 2 * ETH_ALEN);
-	f->data += VLAN_HLEN;
+	memmove(data + VLAN_HLEN, data, 2 * ETH_ALEN);
+	p->off += VLAN_HLEN;
+	p->len -= VLAN_HLEN;
 	f->len -= VLAN_HLEN;
 }
 
-/*
- * Zero a taken-over page outside its frame and let the pool adopt it.  When
- * the pool cannot take it, the frame is copied instead.
- */
-static void kpf_rx_take_page(struct kpf_port *port, struct kpf_rx_frame *f)
+/* Can every page of the frame go into a VM as it is? */
+static bool kpf_rx_can_flip(struct kpf_port *port, struct kpf_rx_frame *f)
 {
-	u8 *va = page_address(f->page);
-	u32 off = f->data - va;
-	u32 zeroed = PAGE_SIZE - f->len;
+	u32 copybreak = READ_ONCE(port->copybreak);
+	struct kpf_rx_piece *p;
+	u32 i;
 
-	f->kp = kpf_pool_adopt(f->page);
-	if (!f->kp)
-		return;
-	memset(va, 0, off);
-	memset(va + off + f->len, 0, PAGE_SIZE - off - f->len);
+	/* The largest copy-break means: always copy. */
+	if (copybreak >= KPF_COPYBREAK_MAX || f->len < copybreak ||
+	    f->nr_pieces > port->ring_size)
+		return false;
+	for (i = 0; i < f->nr_pieces; i++) {
+		p = &f->piece[i];
+		if (PageCompound(p->page) || page_ref_count(p->page) != 1 ||
+		    p->off + p->len > PAGE_SIZE)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Let the pool adopt every page of the frame and zero each outside its
+ * piece.  When the pool cannot take them all, the frame is copied instead.
+ */
+static void kpf_rx_take_pages(struct kpf_port *port, struct kpf_rx_frame *f)
+{
+	u32 i, zeroed = 0;
+	struct kpf_rx_piece *p;
+	u8 *va;
+
+	for (i = 0; i < f->nr_pieces; i++) {
+		f->piece[i].kp = kpf_pool_adopt(f->piece[i].page);
+		if (!f->piece[i].kp)
+			goto undo;
+	}
+	for (i = 0; i < f->nr_pieces; i++) {
+		p = &f->piece[i];
+		va = page_address(p->page);
+		memset(va, 0, p->off);
+		memset(va + p->off + p->len, 0, PAGE_SIZE - p->off - p->len);
+		zeroed += PAGE_SIZE - p->len;
+	}
 	kpf_port_count(port, KPF_PORT_BYTES_ZEROED, zeroed);
-	kpf_stat_add(&port->region->stats, KPF_STAT_PAGES_ZEROED, 1);
+	kpf_stat_add(&port->region->stats, KPF_STAT_PAGES_ZEROED, f->nr_pieces);
 	kpf_stat_add(&port->region->stats, KPF_STAT_BYTES_ZEROED, zeroed);
-	f->used.offset = off;
+	f->flip = true;
+	f->nr_slots = f->nr_pieces;
 	f->used.flags |= KPF_USED_F_FLIPPED;
+	return;
+undo:
+	while (i--) {
+		kpf_pool_unadopt(f->piece[i].kp);
+		f->piece[i].kp = NULL;
+	}
+}
+
+/* Frames handed over as pages: size limits, tag, flip or copy. */
+static void kpf_rx_prepare_pages(struct kpf_port *port, struct kpf_rx_frame *f,
+				 bool copy_only)
+{
+	if (f->len < ETH_HLEN) {
+		kpf_rx_drop(port, f, KPF_PORT_DROP_RUNT);
+		return;
+	}
+	if (f->len > KPF_RX_MAX_FRAME) {
+		kpf_rx_drop(port, f, KPF_PORT_DROP_OVERSIZE);
+		return;
+	}
+	kpf_rx_untag(f);
+	f->nr_slots = DIV_ROUND_UP(f->len, PAGE_SIZE);
+	if (!copy_only && kpf_rx_can_flip(port, f))
+		kpf_rx_take_pages(port, f);
 }
 
 static void kpf_rx_prepare_xdp(struct kpf_port *port, struct kpf_rx_frame *f,
 			       struct xdp_frame *frame, bool copy_only)
 {
-	struct page *page;
+	struct page *page = virt_to_head_page(frame->data);
+	bool frags = xdp_frame_has_frags(frame);
 
-	if (xdp_frame_has_frags(frame)) {
-		xdp_return_frame(frame);
+	/* The driver lets go of the frame; its bytes stay as long as @page. */
+	get_page(page);
+	f->nr_pieces = 1;
+	f->piece[0].kp = NULL;
+	f->piece[0].page = page;
+	f->piece[0].off = frame->data - page_address(page);
+	f->piece[0].len = frame->len;
+	f->len = frame->len;
+	xdp_return_frame(frame);
+
+	if (frags) {
 		kpf_rx_drop(port, f, KPF_PORT_DROP_OVERSIZE);
 		return;
 	}
-	f->data = frame->data;
-	f->len = frame->len;
-	page = virt_to_head_page(f->data);
-	get_page(page);
-	f->page = page;
-	/* The driver lets go of the frame; its bytes stay as long as @page. */
-	xdp_return_frame(frame);
+	kpf_rx_prepare_pages(port, f, copy_only);
+}
 
-	if (f->len < ETH_HLEN) {
-		kpf_rx_drop(port, f, KPF_PORT_DROP_RUNT);
-		return;
+/* A test frame from debug.c: whole pages, of which the module is the owner. */
+static void kpf_rx_prepare_inject(struct kpf_port *port, struct kpf_rx_frame *f,
+				  struct kpf_rx_inject *inj)
+{
+	u32 i, left = inj->len;
+
+	f->nr_pieces = inj->nr_pages;
+	f->len = inj->len;
+	for (i = 0; i < inj->nr_pages; i++) {
+		f->piece[i].kp = NULL;
+		f->piece[i].page = inj->pages[i];
+		f->piece[i].off = 0;
+		f->piece[i].len = min_t(u32, left, PAGE_SIZE);
+		left -= f->piece[i].len;
 	}
-	kpf_rx_untag(f);
-	f->nr_slots = DIV_ROUND_UP(f->len, PAGE_SIZE);
-	if (!copy_only && f->len >= READ_ONCE(port->copybreak) &&
-	    !PageCompound(page) && page_ref_count(page) == 1)
-		kpf_rx_take_page(port, f);
+	kfree(inj);
+	kpf_rx_prepare_pages(port, f, false);
 }
 
 static void kpf_rx_prepare_skb(struct kpf_port *port, struct kpf_rx_frame *f,
@@ -285,7 +388,7 @@ static void kpf_rx_prepare_skb(struct kpf_port *port, struct kpf_rx_frame *f,
 {
 	struct skb_shared_info *shinfo = skb_shinfo(skb);
 
-	f->item = skb;
+	f->skb = skb;
 	skb_push(skb, skb->data - skb_mac_header(skb));
 	f->len = skb->len;
 	if (f->len < ETH_HLEN) {
@@ -363,31 +466,30 @@ static u32 kpf_rx_swap(struct kpf_port *port, struct kpf_rx_batch *b,
 		       unsigned int n, u32 nr_slots, unsigned int *nr_old)
 {
 	struct kpf_region *region = port->region;
-	u32 i, runs = 0, lo = U32_MAX, hi = 0, slot;
+	u32 i, j, runs = 0, lo = U32_MAX, hi = 0, slot;
 	struct kpf_rx_frame *f;
 
 	lockdep_assert_held(&region->lock);
 	*nr_old = 0;
+	bitmap_zero(b->flipped, nr_slots);
 	for (i = 0; i < n; i++) {
 		f = &b->frames[i];
-		if (!f->nr_slots || !f->kp)
+		if (!f->nr_slots || !f->flip)
 			continue;
-		slot = b->slots[f->first];
-		b->old[(*nr_old)++] = region->slots[slot];
-		kpf_pool_move(f->kp, KPF_PAGE_SLOT);
-		region->slots[slot] = f->kp;
-		f->kp = NULL;
+		for (j = 0; j < f->nr_pieces; j++) {
+			slot = b->slots[f->first + j];
+			b->old[(*nr_old)++] = region->slots[slot];
+			kpf_pool_move(f->piece[j].kp, KPF_PAGE_SLOT);
+			region->slots[slot] = f->piece[j].kp;
+			f->piece[j].kp = NULL;
+			f->piece[j].page = NULL;
+			__set_bit(f->first + j, b->flipped);
+		}
 	}
 	if (!*nr_old)
 		return 0;
 
 	/* Slots are sorted: walk the runs, unmapping the flipped span of each. */
-	bitmap_zero(b->flipped, nr_slots);
-	for (i = 0; i < n; i++) {
-		f = &b->frames[i];
-		if (f->nr_slots && f->used.flags & KPF_USED_F_FLIPPED)
-			__set_bit(f->first, b->flipped);
-	}
 	for (i = 0; i < nr_slots; i++) {
 		if (test_bit(i, b->flipped)) {
 			lo = min(lo, b->slots[i]);
@@ -405,49 +507,78 @@ static u32 kpf_rx_swap(struct kpf_port *port, struct kpf_rx_batch *b,
 	return runs;
 }
 
-static u32 kpf_rx_copy(struct kpf_port *port, struct kpf_rx_frame *f,
-		       const u32 *slots, struct kpf_used_elem *elems)
+/* Fill in the completions of a frame, one per slot, in order. */
+static void kpf_rx_elems(struct kpf_rx_frame *f, const u32 *slots,
+			 struct kpf_used_elem *elems)
+{
+	u32 i, left = f->len;
+
+	for (i = 0; i < f->nr_slots; i++) {
+		elems[i] = f->used;
+		elems[i].slot = slots[i];
+		if (f->flip) {
+			elems[i].offset = f->piece[i].off;
+			elems[i].len = f->piece[i].len;
+		} else {
+			elems[i].offset = 0;
+			elems[i].len = min_t(u32, left, PAGE_SIZE);
+		}
+		left -= elems[i].len;
+		if (i + 1 < f->nr_slots)
+			elems[i].flags |= KPF_USED_F_MORE;
+		if (i) {
+			elems[i].vlan_tci = 0;
+			elems[i].gso_size = 0;
+			elems[i].flags &= KPF_USED_F_MORE | KPF_USED_F_FLIPPED;
+		}
+	}
+}
+
+/* Copy a frame into the guest's own pages of its slots, from offset 0. */
+static void kpf_rx_copy(struct kpf_port *port, struct kpf_rx_frame *f,
+			const u32 *slots)
 {
 	struct kpf_region *region = port->region;
-	u32 done = 0, chunk, i;
+	u32 done = 0, chunk, i, piece = 0, poff = 0, n, take;
+	struct kpf_rx_piece *p;
 	u8 *dst;
 
 	for (i = 0; i < f->nr_slots; i++) {
 		chunk = min_t(u32, f->len - done, PAGE_SIZE);
 		/* Posted slots change pages only in this worker. */
 		dst = page_address(region->slots[slots[i]]->page);
-		if (f->item)
-			skb_copy_bits(f->item, done, dst, chunk);
-		else
-			memcpy(dst, f->data + done, chunk);
-		elems[i] = f->used;
-		elems[i].slot = slots[i];
-		elems[i].offset = 0;
-		elems[i].len = chunk;
-		if (i + 1 < f->nr_slots)
-			elems[i].flags |= KPF_USED_F_MORE;
-		if (i) {
-			elems[i].vlan_tci = 0;
-			elems[i].gso_size = 0;
-			elems[i].flags &= KPF_USED_F_MORE;
+		if (f->skb) {
+			skb_copy_bits(f->skb, done, dst, chunk);
+		} else {
+			for (n = 0; n < chunk; n += take) {
+				p = &f->piece[piece];
+				take = min(chunk - n, p->len - poff);
+				memcpy(dst + n,
+				       page_address(p->page) + p->off + poff,
+				       take);
+				poff += take;
+				if (poff == p->len) {
+					piece++;
+					poff = 0;
+				}
+			}
 		}
 		done += chunk;
 	}
 	kpf_port_count(port, KPF_PORT_BYTES_COPIED, done);
-	return f->nr_slots;
 }
 
 static void kpf_rx_deliver(struct kpf_port *port, struct kpf_rx_batch *b,
 			   unsigned int n)
 {
 	struct kpf_region *region = port->region;
-	unsigned int i, nr_old = 0, nr_elems = 0, delivered = 0, flipped = 0;
+	unsigned int i, nr_old = 0, nr_elems = 0, delivered = 0;
+	u32 nr_slots = 0, runs = 0, flipped = 0, flipped_frames = 0, j;
 	bool flips = false;
-	u32 nr_slots = 0, runs = 0, j;
 	struct kpf_rx_frame *f;
 
 	for (i = 0; i < n; i++)
-		flips |= b->frames[i].nr_slots && b->frames[i].kp;
+		flips |= b->frames[i].nr_slots && b->frames[i].flip;
 
 	if (flips)
 		mmap_write_lock(region->mm);
@@ -468,23 +599,16 @@ static void kpf_rx_deliver(struct kpf_port *port, struct kpf_rx_batch *b,
 			kpf_rx_drop(port, f, KPF_PORT_DROP_RING_ERROR);
 			continue;
 		}
-		if (f->used.flags & KPF_USED_F_FLIPPED) {
-			b->elems[nr_elems] = f->used;
-			b->elems[nr_elems].slot = b->slots[f->first];
-			b->elems[nr_elems].len = f->len;
-			nr_elems++;
-			flipped++;
+		if (f->flip) {
+			flipped += f->nr_slots;
+			flipped_frames++;
 		} else {
-			nr_elems += kpf_rx_copy(port, f, &b->slots[f->first],
-						&b->elems[nr_elems]);
+			kpf_rx_copy(port, f, &b->slots[f->first]);
 			kpf_port_count(port, KPF_PORT_COPIED, 1);
-			if (f->page)
-				put_page(f->page);
 		}
-		f->page = NULL;
-		if (f->item)
-			consume_skb(f->item);
-		f->item = NULL;
+		kpf_rx_elems(f, &b->slots[f->first], &b->elems[nr_elems]);
+		nr_elems += f->nr_slots;
+		kpf_rx_release(port, f);
 		delivered++;
 	}
 
@@ -497,7 +621,8 @@ static void kpf_rx_deliver(struct kpf_port *port, struct kpf_rx_batch *b,
 		kpf_pool_release(b->old[i], &region->stats);
 
 	kpf_port_count(port, KPF_PORT_DELIVERED, delivered);
-	kpf_port_count(port, KPF_PORT_FLIPPED, flipped);
+	kpf_port_count(port, KPF_PORT_FLIPPED, flipped_frames);
+	kpf_port_count(port, KPF_PORT_PAGES_FLIPPED, flipped);
 	kpf_port_count(port, KPF_PORT_INVALIDATIONS, runs);
 	kpf_stat_add(&region->stats, KPF_STAT_FLIPS, flipped);
 	kpf_stat_add(&region->stats, KPF_STAT_INVALIDATIONS, runs);
@@ -512,19 +637,26 @@ static void kpf_rx_deliver(struct kpf_port *port, struct kpf_rx_batch *b,
 void kpf_rx_work(struct work_struct *work)
 {
 	struct kpf_port *port = container_of(work, struct kpf_port, work);
+	unsigned int batch =
+		clamp_t(unsigned int, READ_ONCE(rx_batch), 1, KPF_RX_BATCH);
 	struct kpf_rx_batch *b = port->batch;
+	u64 start = ktime_get_ns();
+	struct kpf_rx_frame *f;
 	struct xdp_frame *frame;
 	unsigned int n = 0;
 	void *item;
 
-	while (n < KPF_RX_BATCH && (item = ptr_ring_consume(&port->queue))) {
-		struct kpf_rx_frame *f = &b->frames[n++];
-
-		memset(f, 0, sizeof(*f));
+	while (n < batch && (item = ptr_ring_consume(&port->queue))) {
+		f = &b->frames[n++];
+		/* The pieces are set as they are filled in. */
+		memset(f, 0, offsetof(struct kpf_rx_frame, piece));
 		frame = kpf_rx_item_to_xdp(item);
 		if (frame)
 			kpf_rx_prepare_xdp(port, f, frame,
 					   kpf_rx_item_copy_only(item));
+		else if (kpf_rx_item_to_inject(item))
+			kpf_rx_prepare_inject(port, f,
+					      kpf_rx_item_to_inject(item));
 		else
 			kpf_rx_prepare_skb(port, f, item);
 		if (f->nr_slots > port->ring_size)
@@ -533,6 +665,7 @@ void kpf_rx_work(struct work_struct *work)
 
 	/* Without frames, a doorbell only makes the posted slots known. */
 	kpf_rx_deliver(port, b, n);
+	kpf_port_count(port, KPF_PORT_WORKER_NS, ktime_get_ns() - start);
 
 	if (!__ptr_ring_empty(&port->queue))
 		kpf_port_schedule(port);

@@ -31,6 +31,8 @@ static const char *const counter_names[] = {
 	[KPF_PORT_DROP_RUNT] = "drop_runt",
 	[KPF_PORT_DROP_NOMEM] = "drop_nomem",
 	[KPF_PORT_RING_ERRORS] = "ring_errors",
+	[KPF_PORT_WORKER_NS] = "worker_ns",
+	[KPF_PORT_PAGES_FLIPPED] = "pages_flipped",
 };
 
 _Static_assert(ARRAY_SIZE(counter_names) == KPF_PORT_NR_COUNTERS,

@@ -532,6 +532,8 @@ enum kpf_port_counter {
 	KPF_PORT_DROP_RUNT, /* dropped: shorter than an Ethernet header */
 	KPF_PORT_DROP_NOMEM, /* dropped: no memory to clone or unshare it */
 	KPF_PORT_RING_ERRORS, /* times the guest corrupted its ring */
+	KPF_PORT_WORKER_NS, /* nanoseconds the port's worker ran */
+	KPF_PORT_PAGES_FLIPPED, /* pages moved into slots (a frame: 1 or more) */
 	KPF_PORT_NR_COUNTERS,
 };
 
