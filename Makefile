@@ -6,13 +6,14 @@
 #   make module          the module only; KDIR=/path/to/kernel/build
 #   make test            every kselftest in the test VM, on every supported kernel
 #   make demo            the main job: a guest watching pages flipped into it
+#   make bench           flip against copy, batch against single (test VM)
 #   make check           static checks (sparse, checkpatch, clang-format)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 CURDIR_ABS := $(abspath $(CURDIR))
 
-.PHONY: all module tools selftests test demo check clean install
+.PHONY: all module tools selftests test demo bench check clean install
 
 all: module tools selftests
 
@@ -30,6 +31,9 @@ test:
 
 demo:
 	selftests/vm/run.sh demo
+
+bench:
+	selftests/vm/run.sh bench
 
 check:
 	scripts/check.sh

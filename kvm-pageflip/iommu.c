@@ -22,6 +22,22 @@
 #include <linux/xarray.h>
 #include "iommu.h"
 
+/*
+ * The IOMMU domain the device of @dev does its DMA through: that of the
+ * first ancestor in an IOMMU group (for virtio-net, the PCI function
+ * above the virtio device), or NULL.
+ */
+static struct iommu_domain *kpf_iommu_domain(struct net_device *dev)
+{
+	struct device *d;
+
+	for (d = dev->dev.parent; d; d = d->parent) {
+		if (device_iommu_mapped(d))
+			return iommu_get_domain_for_dev(d);
+	}
+	return NULL;
+}
+
 /**
  * kpf_iommu_flip_safe() - may pages received on @dev be flipped into VMs?
  * @dev: an uplink; caller holds rtnl_lock
@@ -35,11 +51,8 @@
  */
 bool kpf_iommu_flip_safe(struct net_device *dev)
 {
-	struct iommu_domain *domain;
+	struct iommu_domain *domain = kpf_iommu_domain(dev);
 
-	if (!dev->dev.parent)
-		return true;
-	domain = iommu_get_domain_for_dev(dev->dev.parent);
 	return !domain || domain->type != IOMMU_DOMAIN_DMA_FQ;
 }
 
@@ -66,8 +79,7 @@ int kpf_iommu_scan(struct net_device *dev, u64 first_iova, u64 nr_pages,
 	int ret;
 
 	*mapped = 0;
-	domain = dev->dev.parent ? iommu_get_domain_for_dev(dev->dev.parent) :
-				   NULL;
+	domain = kpf_iommu_domain(dev);
 	if (!domain)
 		return -ENODEV;
 	for (i = 0; i < nr_pages; i++) {

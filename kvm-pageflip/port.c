@@ -72,7 +72,8 @@ u32 kpf_port_id(const struct kpf_port *port)
 
 /**
  * kpf_rx_item_free() - drop a queued frame
- * @item: an sk_buff or a tagged xdp_frame (kpf_rx_item_xdp())
+ * @item: an sk_buff, a tagged xdp_frame (kpf_rx_item_xdp()) or an injected
+ *        test frame (kpf_rx_item_inject())
  */
 void kpf_rx_item_free(void *item)
 {

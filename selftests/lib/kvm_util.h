@@ -42,6 +42,10 @@
 #define VM_IDMAP_SIZE (8ULL << 30)
 #define VM_MAX_MEMSLOTS 4
 
+#ifndef ARRAY_SIZE /* kselftest.h has the same */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Exit code of a failed test, as in kselftest.h. */
 #define KVM_UTIL_FAIL 1
 

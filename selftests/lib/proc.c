@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Children and fd passing for the tests that need a second process.
+ * Children, fd passing and programs run for the tests that need a second
+ * process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kvm_util.h"
 #include "proc.h"
@@ -83,4 +87,62 @@ int recv_fd(int sock, unsigned int timeout_ms)
 		return -EPROTO;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	return fd;
+}
+
+#define PROC_MAX_WORDS 32
+
+/* Reads what a child wrote to memfd @fd into @buf (NUL-terminated). */
+static void proc_read_back(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+int proc_run(const char *path, const char *words, struct proc_output *o,
+	     unsigned int timeout_ms)
+{
+	char line[1024], *argv[PROC_MAX_WORDS + 2], *save, *p;
+	int out, err, status, n = 0, ret;
+	pid_t pid;
+
+	snprintf(line, sizeof(line), "%s", words);
+	argv[n++] = (char *)path;
+	for (p = strtok_r(line, " ", &save); p && n <= PROC_MAX_WORDS;
+	     p = strtok_r(NULL, " ", &save))
+		argv[n++] = p;
+	argv[n] = NULL;
+	o->status = -1;
+	o->out[0] = o->err[0] = '\0';
+	out = memfd_create("proc-out", MFD_CLOEXEC);
+	err = memfd_create("proc-err", MFD_CLOEXEC);
+	if (out < 0 || err < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (!pid) {
+		dup2(out, STDOUT_FILENO);
+		dup2(err, STDERR_FILENO);
+		execvp(path, argv);
+		_exit(127);
+	}
+	if (!wait_child(pid, &status, timeout_ms) && WIFEXITED(status))
+		o->status = WEXITSTATUS(status);
+	proc_read_back(out, o->out, sizeof(o->out));
+	proc_read_back(err, o->err, sizeof(o->err));
+	return 0;
+
+err_close:
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+	return ret;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers for tests that involve other processes: waiting for a child with
- * a bound, and passing an fd over a unix socket (SCM_RIGHTS).
+ * a bound, passing an fd over a unix socket (SCM_RIGHTS), and running a
+ * program (the CLI) and keeping what it said.
  */
 #ifndef KPF_PROC_H
 #define KPF_PROC_H
@@ -18,5 +19,22 @@ int wait_child(pid_t pid, int *status, unsigned int timeout_ms);
 int send_fd(int sock, int fd);
 /* Receives an fd from @sock within @timeout_ms.  The fd or a negative errno. */
 int recv_fd(int sock, unsigned int timeout_ms);
+
+/* What a program run by proc_run() did. */
+#define PROC_OUT_MAX 16384
+
+struct proc_output {
+	int status; /* exit status; 127: not executable; -1: killed */
+	char out[PROC_OUT_MAX]; /* its stdout, NUL-terminated, truncated */
+	char err[PROC_OUT_MAX]; /* its stderr, likewise */
+};
+
+/*
+ * Runs @path with the words of @words (split at spaces, no quoting) as its
+ * arguments, for at most @timeout_ms (then it is killed), and keeps what it
+ * wrote in @o.  0, or a negative errno when it could not be started.
+ */
+int proc_run(const char *path, const char *words, struct proc_output *o,
+	     unsigned int timeout_ms);
 
 #endif /* KPF_PROC_H */

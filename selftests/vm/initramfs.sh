@@ -12,18 +12,19 @@
 # OUT      the cpio archive to write
 # MODROOT  directory holding lib/modules/KVER
 # KO       kvm-pageflip.ko built for KVER
-# MODE     test or demo
+# MODE     test, demo or bench
 # TIMEOUT  seconds each program may run inside the VM
 # CLI      the kvm-pageflip CLI (static)
-# DEMO     the demo program (static; unused in test mode)
+# DEMO     the demo or the benchmark program (static; unused in test mode)
 # TEST     the selftest programs (static; test mode)
 
 set -euo pipefail
 KPF_PROG=initramfs
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Loaded by /init: kvm_amd.  Shipped for the selftests to modprobe: the
-# drivers of the NICs run.sh gives the VM, and the virtual netdevs.
+# Loaded by /init: kvm_amd and the drivers of the NICs run.sh gives the VM
+# (virtio_pci brings the virtio core modules of 6.1), and 8021q.  Shipped
+# for the selftests to modprobe: the virtual netdevs.
 VM_MODULES="kvm_amd e1000e virtio_pci virtio_net veth tun 8021q macvlan"
 
 # require_static FILE: busybox's initramfs has no dynamic loader.
@@ -74,7 +75,7 @@ main() {
 
 	require_static "$cli"
 	cp "$cli" "$stage/usr/bin/kvm-pageflip"
-	if [ "$mode" = demo ]; then
+	if [ "$mode" != test ]; then
 		require_static "$demo"
 		cp "$demo" "$stage/demo"
 	fi

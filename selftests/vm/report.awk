@@ -181,6 +181,7 @@ kind != "" && !/^@@kpf end / {
 }
 
 $1 != "@@kpf"	{ next }
+$2 == "nics"	{ printf "  nics: %s\n", rest(3) }
 $2 == "kvm" && $3 == "ok"	{ printf "  kvm: %s\n", rest(4) }
 $2 == "kvm" && $3 == "skip"	{ printf "  kvm: unavailable, selftests skipped: %s\n", rest(4) }
 $2 == "load"	{ if ($3 == "ok") pass("kvm-pageflip.ko loads"); else fail("kvm-pageflip.ko loads", rest(4)) }

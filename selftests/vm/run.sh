@@ -6,11 +6,13 @@
 #
 #   selftests/vm/run.sh test    every selftest program on every kernel
 #   selftests/vm/run.sh demo    the demo and `kvm-pageflip stats`, live
+#   selftests/vm/run.sh bench   the benchmark (selftests/bench), live
 #
 # Environment:
 #   KPF_KERNELS        labels of the kernels to use (e.g. "6.1 7.3"; test)
 #   KPF_TESTS          names of the selftest programs to run (test)
 #   KPF_DEMO_KERNEL    label of the kernel the demo boots (default 6.12)
+#   KPF_BENCH_KERNEL   label of the kernel the benchmark boots (default 6.12)
 #   KPF_TEST_TIMEOUT   seconds each program may run in the VM (default 300)
 #   KPF_VM_TIMEOUT     seconds one VM may run (default 1200)
 #   KPF_BUDGET         seconds after which no further VM is started, the
@@ -31,6 +33,7 @@ VM_DIR=$KPF_REPO/selftests/vm
 TESTS_DIR=$KPF_REPO/selftests/build/tests
 CLI=$KPF_REPO/tools/kvm-pageflip
 DEMO=$KPF_REPO/selftests/build/kpf-demo
+BENCH=$KPF_REPO/selftests/build/kpf-bench
 TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-300}
 VM_TIMEOUT=${KPF_VM_TIMEOUT:-1200}
 BUDGET=${KPF_BUDGET:-3600}
@@ -49,7 +52,7 @@ VM_PID=
 trap '[ -z "$VM_PID" ] || kill "$VM_PID" 2>/dev/null' EXIT
 
 usage() {
-	echo "usage: $0 test|demo" >&2
+	echo "usage: $0 test|demo|bench" >&2
 	exit 2
 }
 
@@ -103,16 +106,33 @@ follow() {
 		{ sub(/\r$/, "") }
 		$1 == "@@kpf" && $2 == "begin" && $3 != "dmesg" {
 			printf "%s: running %s\n", kver, $4
-			live = mode == "demo"; next
+			live = mode != "test"; next
 		}
 		$1 == "@@kpf" { live = 0; next }
 		live { print; fflush() }'
 }
 
+# The test VM's NICs, all on one QEMU hub, so that a frame sent out of one
+# arrives on the two others through real drivers.  init finds them by
+# driver and MAC and exports their names (KPF_NIC_XDP, KPF_NIC_SKB,
+# KPF_NIC_TX).
+#  - the XDP uplink: virtio-net behind the IOMMU.  Its guest offloads are
+#    off (a hub has no vnet header, so QEMU would drop them anyway; said
+#    here so that the driver lets an XDP program attach on every kernel);
+#    merged receive buffers stay on for jumbo frames in skb mode.
+#  - the skb uplink: an e1000e, whose driver has no XDP.
+#  - the sender: an e1000e the tests send frames out of.
+NICS=(
+	-netdev hubport,id=nic_xdp,hubid=0
+	-device virtio-net-pci,netdev=nic_xdp,mac=52:54:00:6b:70:01,addr=0x3,iommu_platform=on,disable-legacy=on,mrg_rxbuf=on,guest_csum=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off
+	-netdev hubport,id=nic_skb,hubid=0
+	-device e1000e,netdev=nic_skb,mac=52:54:00:6b:70:02,addr=0x4
+	-netdev hubport,id=nic_tx,hubid=0
+	-device e1000e,netdev=nic_tx,mac=52:54:00:6b:70:03,addr=0x5
+)
+
 # boot KVER VMLINUZ INITRD SECONDS: run the VM with its console and its
-# channel in VM_LOG; sets VM_END to how it ended.  Its two e1000e NICs are
-# joined by a QEMU hub, so that a test can send frames out of one and
-# receive them on the other through a real driver.
+# channel in VM_LOG; sets VM_END to how it ended.
 boot() {
 	local kver=$1 status=0
 	: >"$VM_LOG/console.log"
@@ -122,8 +142,7 @@ boot() {
 		-cpu EPYC,+svm,+npt -smp 2 -m 2G -nographic -no-reboot \
 		-nodefaults -monitor none \
 		-device intel-iommu,intremap=on,caching-mode=on \
-		-netdev hubport,id=h0,hubid=0 -device e1000e,netdev=h0 \
-		-netdev hubport,id=h1,hubid=0 -device e1000e,netdev=h1 \
+		"${NICS[@]}" \
 		-serial file:"$VM_LOG/console.log" -serial file:"$VM_LOG/channel.log" \
 		-kernel "$2" -initrd "$3" -append "$CMDLINE" \
 		</dev/null >"$VM_LOG/qemu.log" 2>&1 &
@@ -158,7 +177,7 @@ test_kernel() {
 	fi
 	mkdir -p "${initrd%/*}" "$VM_LOG"
 	if ! "$VM_DIR/initramfs.sh" "$initrd" "$kver" "$modroot" "$ko" "$MODE" "$TEST_TIMEOUT" \
-		"$CLI" "$DEMO" "$@"; then
+		"$CLI" "$PROGRAM" "$@"; then
 		fail_kernel "$kver" "the test VM's initramfs builds" "see the error above"
 		return
 	fi
@@ -168,7 +187,7 @@ test_kernel() {
 	boot "$kver" "$vmlinuz" "$initrd" $((left < VM_TIMEOUT ? left : VM_TIMEOUT))
 	say "$kver: the VM ran for $((SECONDS - started)) s"
 	for t in "$@"; do names+=" ${t##*/}"; done
-	[ "$MODE" = test ] || names=kpf-demo
+	[ "$MODE" = test ] || names=${PROGRAM##*/}
 	awk -v kver="$kver" -v programs="$names" -v limit="$TEST_TIMEOUT" -v vm="$VM_END" \
 		-v console="$VM_LOG/console.log" -f "$VM_DIR/report.awk" "$VM_LOG/channel.log" |
 		tee "$VM_LOG/report.txt"
@@ -180,8 +199,12 @@ main() {
 
 	MODE=${1:-}
 	case $MODE in
-	test) ;;
-	demo) KPF_KERNELS=${KPF_DEMO_KERNEL:-6.12} ;;
+	test) PROGRAM= ;;
+	demo) KPF_KERNELS=${KPF_DEMO_KERNEL:-6.12} PROGRAM=$DEMO ;;
+	bench)
+		KPF_KERNELS=${KPF_BENCH_KERNEL:-6.12} PROGRAM=$BENCH
+		TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-1200}
+		;;
 	*) usage ;;
 	esac
 	[ "$(id -u)" = 0 ] || die "must run as root (apt, chroot, the VM's initramfs)"

@@ -553,7 +553,8 @@ enum kpf_port_state {
  * @ring_size: entries in each ring
  * @ring_slot: first control slot of the port's rings
  * @copybreak: frames shorter than this are copied even when they could be
- *             flipped (the value in effect, never KPF_COPYBREAK_DEFAULT)
+ *             flipped (the value in effect, never KPF_COPYBREAK_DEFAULT;
+ *             65536: always copied)
  * @state: enum kpf_port_state
  * @error: enum kpf_ring_error when @state is KPF_PORT_STATE_ERROR
  * @__reserved: 0
