@@ -263,6 +263,74 @@ static const struct ioctl_case case_list_bindings = {
 	.prepare = prep_list_bindings,
 };
 
+static void prep_list_rules(struct __test_metadata *_metadata, struct env *env,
+			    void *arg)
+{
+	struct kpf_list_rules *a = arg;
+
+	(void)_metadata;
+	(void)env;
+	a->size = sizeof(*a);
+}
+
+static void prep_list_ports(struct __test_metadata *_metadata, struct env *env,
+			    void *arg)
+{
+	struct kpf_list_ports *a = arg;
+
+	(void)_metadata;
+	(void)env;
+	a->size = sizeof(*a);
+}
+
+/* The smallest port: a ring of 2 at slot 0, no eventfds. */
+static void prep_region_add_port(struct __test_metadata *_metadata,
+				 struct env *env, void *arg)
+{
+	struct kpf_region_add_port *a = arg;
+
+	(void)_metadata;
+	(void)env;
+	a->size = sizeof(*a);
+	a->ring_size = 2;
+	a->kick_fd = -1;
+	a->irq_fd = -1;
+	a->copybreak = KPF_COPYBREAK_DEFAULT;
+}
+
+static void undo_region_add_port(struct env *env, void *arg)
+{
+	struct kpf_region_del_port del = {
+		.size = sizeof(del),
+		.port_id = ((struct kpf_region_add_port *)arg)->out_port_id,
+	};
+
+	raw_ioctl(env->region_fd, KPF_REGION_DEL_PORT, &del);
+}
+
+static const struct ioctl_case case_list_rules = {
+	.cmd = KPF_LIST_RULES,
+	.size = sizeof(struct kpf_list_rules),
+	.supported_flags = no_flags,
+	.prepare = prep_list_rules,
+};
+
+static const struct ioctl_case case_list_ports = {
+	.cmd = KPF_LIST_PORTS,
+	.size = sizeof(struct kpf_list_ports),
+	.supported_flags = no_flags,
+	.prepare = prep_list_ports,
+};
+
+static const struct ioctl_case case_region_add_port = {
+	.cmd = KPF_REGION_ADD_PORT,
+	.size = sizeof(struct kpf_region_add_port),
+	.on_region = true,
+	.supported_flags = no_flags,
+	.prepare = prep_region_add_port,
+	.undo = undo_region_add_port,
+};
+
 static const struct ioctl_case case_region_flip = {
 	.cmd = KPF_REGION_FLIP,
 	.size = sizeof(struct kpf_region_flip),
@@ -314,6 +382,15 @@ FIXTURE_VARIANT_ADD(conform, list_bindings) {
 };
 FIXTURE_VARIANT_ADD(conform, region_flip) {
 	.c = &case_region_flip,
+};
+FIXTURE_VARIANT_ADD(conform, list_rules) {
+	.c = &case_list_rules,
+};
+FIXTURE_VARIANT_ADD(conform, list_ports) {
+	.c = &case_list_ports,
+};
+FIXTURE_VARIANT_ADD(conform, region_add_port) {
+	.c = &case_region_add_port,
 };
 /* clang-format on */
 
@@ -470,6 +547,14 @@ FIXTURE_VARIANT_ADD(reserved, region_flip) {
 FIXTURE_VARIANT_ADD(reserved, region_flip_2) {
 	.c = &case_region_flip,
 	.offset = offsetof(struct kpf_region_flip, __reserved2),
+};
+FIXTURE_VARIANT_ADD(reserved, list_ports) {
+	.c = &case_list_ports,
+	.offset = offsetof(struct kpf_list_ports, __reserved),
+};
+FIXTURE_VARIANT_ADD(reserved, region_add_port) {
+	.c = &case_region_add_port,
+	.offset = offsetof(struct kpf_region_add_port, __reserved),
 };
 /* clang-format on */
 
