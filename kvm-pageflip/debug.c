@@ -57,6 +57,18 @@ static struct {
 	.lock = __MUTEX_INITIALIZER(kpf_debug.lock),
 };
 
+/* Copy a write of @count bytes into @buf as a string; -EINVAL if too long. */
+static int kpf_debug_read_line(char *buf, size_t size, const char __user *ubuf,
+			       size_t count)
+{
+	if (count >= size)
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	return 0;
+}
+
 static void kpf_debug_release_all(void)
 {
 	mutex_lock(&kpf_debug.lock);
@@ -102,11 +114,9 @@ static ssize_t kpf_debug_hold_write(struct file *file, const char __user *ubuf,
 	int fd, ret;
 	u32 slot;
 
-	if (count >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, count))
-		return -EFAULT;
-	buf[count] = '\0';
+	ret = kpf_debug_read_line(buf, sizeof(buf), ubuf, count);
+	if (ret)
+		return ret;
 
 	if (sysfs_streq(buf, "release")) {
 		kpf_debug_release_all();
@@ -187,11 +197,9 @@ static ssize_t kpf_debug_iommu_write(struct file *file, const char __user *ubuf,
 	char buf[64];
 	int fd, ifindex, n, ret;
 
-	if (count >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, count))
-		return -EFAULT;
-	buf[count] = '\0';
+	ret = kpf_debug_read_line(buf, sizeof(buf), ubuf, count);
+	if (ret)
+		return ret;
 	n = sscanf(buf, "%d %d %llx %llu", &fd, &ifindex, &first, &pages);
 	if (n != 2 && n != 4)
 		return -EINVAL;
@@ -225,11 +233,9 @@ static ssize_t kpf_debug_inject_write(struct file *file,
 	char buf[48];
 	int ret;
 
-	if (count >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, count))
-		return -EFAULT;
-	buf[count] = '\0';
+	ret = kpf_debug_read_line(buf, sizeof(buf), ubuf, count);
+	if (ret)
+		return ret;
 	if (sscanf(buf, "%u %u %u", &port_id, &len, &nr) != 3 || !len ||
 	    len > KPF_COPYBREAK_MAX + ETH_HLEN || nr > KPF_PORT_QUEUE_LEN)
 		return -EINVAL;

@@ -49,7 +49,10 @@ module_param(copybreak, uint, 0644);
 MODULE_PARM_DESC(copybreak,
 		 "Copy frames shorter than this; 65536: always (default)");
 
-/* Port ids.  Entries are added and erased under rtnl_lock. */
+/*
+ * Port ids.  An id is reserved (it resolves to nothing) before the port is
+ * set up; the port is stored, and later erased, under rtnl_lock.
+ */
 static DEFINE_XARRAY_ALLOC1(kpf_ports);
 static struct workqueue_struct *kpf_rx_wq;
 
@@ -70,12 +73,12 @@ u32 kpf_port_id(const struct kpf_port *port)
 	return port->id;
 }
 
-/**
+/*
  * kpf_rx_item_free() - drop a queued frame
  * @item: an sk_buff, a tagged xdp_frame (kpf_rx_item_xdp()) or an injected
  *        test frame (kpf_rx_item_inject())
  */
-void kpf_rx_item_free(void *item)
+static void kpf_rx_item_free(void *item)
 {
 	struct xdp_frame *frame = kpf_rx_item_to_xdp(item);
 	struct kpf_rx_inject *inj = kpf_rx_item_to_inject(item);
@@ -204,25 +207,42 @@ static void kpf_port_kick_queue(struct file *file, wait_queue_head_t *wqh,
 	add_wait_queue(wqh, &port->kick_wait);
 }
 
-/* Wait on the doorbell eventfd @fd; -EBADF or -EINVAL when it is not one. */
-static int kpf_port_kick_start(struct kpf_port *port, int fd)
+/*
+ * The eventfd behind @fd (named @what in messages), with a reference on its
+ * file, and its context in @ctx when @ctx is not NULL.  ERR_PTR(-EBADF) or
+ * ERR_PTR(-EINVAL) when @fd is not open or not an eventfd.
+ */
+static struct file *kpf_port_eventfd(int fd, const char *what,
+				     struct eventfd_ctx **ctx)
 {
-	struct eventfd_ctx *ctx;
+	struct eventfd_ctx *c;
 	struct file *file;
 
 	file = fget(fd);
 	if (!file) {
-		kpf_user_err("port: kick_fd %d is not open\n", fd);
-		return -EBADF;
+		kpf_user_err("port: %s %d is not open\n", what, fd);
+		return ERR_PTR(-EBADF);
 	}
-	ctx = eventfd_ctx_fileget(file);
-	if (IS_ERR(ctx)) {
-		kpf_user_err("port: kick_fd %d is not an eventfd\n", fd);
+	c = eventfd_ctx_fileget(file);
+	if (IS_ERR(c)) {
+		kpf_user_err("port: %s %d is not an eventfd\n", what, fd);
 		fput(file);
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	}
-	eventfd_ctx_put(ctx);
+	if (ctx)
+		*ctx = c;
+	else
+		eventfd_ctx_put(c);
+	return file;
+}
 
+/* Wait on the doorbell eventfd @fd. */
+static int kpf_port_kick_start(struct kpf_port *port, int fd)
+{
+	struct file *file = kpf_port_eventfd(fd, "kick_fd", NULL);
+
+	if (IS_ERR(file))
+		return PTR_ERR(file);
 	port->kick_file = file;
 	init_waitqueue_func_entry(&port->kick_wait, kpf_port_kick_wake);
 	init_poll_funcptr(&port->kick_pt, kpf_port_kick_queue);
@@ -244,21 +264,11 @@ static void kpf_port_quiesce(struct kpf_port *port)
 
 static int kpf_port_irq_get(struct kpf_port *port, int fd)
 {
-	struct eventfd_ctx *ctx;
-	struct file *file;
+	struct file *file = kpf_port_eventfd(fd, "irq_fd", &port->irq);
 
-	file = fget(fd);
-	if (!file) {
-		kpf_user_err("port: irq_fd %d is not open\n", fd);
-		return -EBADF;
-	}
-	ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
 	fput(file);
-	if (IS_ERR(ctx)) {
-		kpf_user_err("port: irq_fd %d is not an eventfd\n", fd);
-		return -EINVAL;
-	}
-	port->irq = ctx;
 	return 0;
 }
 

@@ -167,7 +167,6 @@ static inline bool kpf_rx_item_copy_only(void *item)
 void kpf_port_enqueue(struct kpf_port *port, void *item, unsigned int len);
 int kpf_port_inject(u32 port_id, u32 len, u32 count);
 void kpf_port_schedule(struct kpf_port *port);
-void kpf_rx_item_free(void *item);
 
 int kpf_port_init(void);
 void kpf_port_uninit(void);
@@ -175,8 +174,5 @@ void kpf_port_uninit(void);
 /* rx.c: the worker's delivery of one batch */
 struct kpf_rx_batch *kpf_rx_batch_alloc(void);
 void kpf_rx_work(struct work_struct *work);
-bool kpf_ring_refill(struct kpf_port *port);
-void kpf_ring_publish(struct kpf_port *port, const struct kpf_used_elem *elems,
-		      unsigned int n);
 
 #endif /* KPF_PORT_H */

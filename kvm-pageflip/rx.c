@@ -146,7 +146,7 @@ static void kpf_port_fail(struct kpf_port *port, enum kpf_ring_error err,
  *
  * Return: false when the port is (now) in the error state.
  */
-bool kpf_ring_refill(struct kpf_port *port)
+static bool kpf_ring_refill(struct kpf_port *port)
 {
 	struct kpf_region *region = port->region;
 	u32 mask = port->ring_size - 1;
@@ -194,8 +194,8 @@ bool kpf_ring_refill(struct kpf_port *port)
  * @elems: completions, in order
  * @n: how many
  */
-void kpf_ring_publish(struct kpf_port *port, const struct kpf_used_elem *elems,
-		      unsigned int n)
+static void kpf_ring_publish(struct kpf_port *port,
+			     const struct kpf_used_elem *elems, unsigned int n)
 {
 	u32 mask = port->ring_size - 1;
 	u32 old = port->used_idx;
@@ -323,18 +323,26 @@ undo:
 	}
 }
 
+/* Drop, and count, a frame shorter than a header or longer than a port takes. */
+static bool kpf_rx_len_ok(struct kpf_port *port, struct kpf_rx_frame *f)
+{
+	if (f->len < ETH_HLEN) {
+		kpf_rx_drop(port, f, KPF_PORT_DROP_RUNT);
+		return false;
+	}
+	if (f->len > KPF_RX_MAX_FRAME) {
+		kpf_rx_drop(port, f, KPF_PORT_DROP_OVERSIZE);
+		return false;
+	}
+	return true;
+}
+
 /* Frames handed over as pages: size limits, tag, flip or copy. */
 static void kpf_rx_prepare_pages(struct kpf_port *port, struct kpf_rx_frame *f,
 				 bool copy_only)
 {
-	if (f->len < ETH_HLEN) {
-		kpf_rx_drop(port, f, KPF_PORT_DROP_RUNT);
+	if (!kpf_rx_len_ok(port, f))
 		return;
-	}
-	if (f->len > KPF_RX_MAX_FRAME) {
-		kpf_rx_drop(port, f, KPF_PORT_DROP_OVERSIZE);
-		return;
-	}
 	kpf_rx_untag(f);
 	f->nr_slots = DIV_ROUND_UP(f->len, PAGE_SIZE);
 	if (!copy_only && kpf_rx_can_flip(port, f))
@@ -391,14 +399,8 @@ static void kpf_rx_prepare_skb(struct kpf_port *port, struct kpf_rx_frame *f,
 	f->skb = skb;
 	skb_push(skb, skb->data - skb_mac_header(skb));
 	f->len = skb->len;
-	if (f->len < ETH_HLEN) {
-		kpf_rx_drop(port, f, KPF_PORT_DROP_RUNT);
+	if (!kpf_rx_len_ok(port, f))
 		return;
-	}
-	if (f->len > KPF_RX_MAX_FRAME) {
-		kpf_rx_drop(port, f, KPF_PORT_DROP_OVERSIZE);
-		return;
-	}
 	if (skb_vlan_tag_present(skb)) {
 		f->used.vlan_tci = skb_vlan_tag_get(skb);
 		f->used.flags |= KPF_USED_F_VLAN;
@@ -641,6 +643,7 @@ void kpf_rx_work(struct work_struct *work)
 		clamp_t(unsigned int, READ_ONCE(rx_batch), 1, KPF_RX_BATCH);
 	struct kpf_rx_batch *b = port->batch;
 	u64 start = ktime_get_ns();
+	struct kpf_rx_inject *inj;
 	struct kpf_rx_frame *f;
 	struct xdp_frame *frame;
 	unsigned int n = 0;
@@ -651,12 +654,12 @@ void kpf_rx_work(struct work_struct *work)
 		/* The pieces are set as they are filled in. */
 		memset(f, 0, offsetof(struct kpf_rx_frame, piece));
 		frame = kpf_rx_item_to_xdp(item);
+		inj = kpf_rx_item_to_inject(item);
 		if (frame)
 			kpf_rx_prepare_xdp(port, f, frame,
 					   kpf_rx_item_copy_only(item));
-		else if (kpf_rx_item_to_inject(item))
-			kpf_rx_prepare_inject(port, f,
-					      kpf_rx_item_to_inject(item));
+		else if (inj)
+			kpf_rx_prepare_inject(port, f, inj);
 		else
 			kpf_rx_prepare_skb(port, f, item);
 		if (f->nr_slots > port->ring_size)

@@ -373,6 +373,17 @@ int kpf_uplink_detach(u32 ifindex)
 	return 0;
 }
 
+/* The uplink a rule names; NULL, with the message, if it is not attached. */
+static struct kpf_uplink *kpf_rule_uplink_rtnl(const struct kpf_rule *rule)
+{
+	struct kpf_uplink *up = kpf_uplink_find_rtnl(rule->ifindex);
+
+	if (!up)
+		kpf_user_err("rule: uplink ifindex %u does not exist\n",
+			     rule->ifindex);
+	return up;
+}
+
 /**
  * kpf_uplink_rule_add() - execute KPF_RULE_ADD
  * @rule: the rule, not yet checked
@@ -389,16 +400,11 @@ int kpf_uplink_rule_add(const struct kpf_rule *rule)
 	if (ret)
 		return ret;
 	rtnl_lock();
-	up = kpf_uplink_find_rtnl(rule->ifindex);
-	port = kpf_port_lookup_rtnl(rule->port_id);
-	if (!up || !port) {
-		kpf_user_err("rule: %s %u does not exist\n",
-			     up ? "port" : "uplink ifindex",
-			     up ? rule->port_id : rule->ifindex);
-		ret = -ENOENT;
-	} else {
-		ret = kpf_demux_add_port(&up->demux, rule, port);
-	}
+	up = kpf_rule_uplink_rtnl(rule);
+	port = up ? kpf_port_lookup_rtnl(rule->port_id) : NULL;
+	if (up && !port)
+		kpf_user_err("rule: port %u does not exist\n", rule->port_id);
+	ret = port ? kpf_demux_add_port(&up->demux, rule, port) : -ENOENT;
 	rtnl_unlock();
 	return ret;
 }
@@ -418,14 +424,8 @@ int kpf_uplink_rule_del(const struct kpf_rule *rule)
 	if (ret)
 		return ret;
 	rtnl_lock();
-	up = kpf_uplink_find_rtnl(rule->ifindex);
-	if (up) {
-		ret = kpf_demux_del(&up->demux, rule);
-	} else {
-		kpf_user_err("rule: uplink ifindex %u does not exist\n",
-			     rule->ifindex);
-		ret = -ENOENT;
-	}
+	up = kpf_rule_uplink_rtnl(rule);
+	ret = up ? kpf_demux_del(&up->demux, rule) : -ENOENT;
 	rtnl_unlock();
 	/* Let receivers that still classified by the rule finish. */
 	if (!ret)
