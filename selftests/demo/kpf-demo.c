@@ -69,9 +69,8 @@ static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Runs a shell command, echoing it first as a user would type it.  With
- * posix_spawn(), which shares the address space until the exec, rather
- * than system(): a fork() would make the guests' memory copy-on-write
- * under their running vCPUs.
+ * posix_spawn(), which shares the address space until the exec: a fork()
+ * would make the guests' memory copy-on-write for nothing.
  */
 static int sh(const char *fmt, ...)
 {

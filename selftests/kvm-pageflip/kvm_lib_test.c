@@ -2,11 +2,12 @@
 /*
  * Tests of the selftests' own KVM helper, without the module: that guests
  * run in 64-bit mode, report through ucalls, share globals with the host,
- * reach a memslot at 4 GiB, run on several vCPUs at once, and that the
- * host notices a guest that hangs or crashes.  The other tests rely on all
- * of it.
+ * reach a memslot at 4 GiB, run on several vCPUs at once, keep running
+ * through signals meant for someone else, and that the host notices a
+ * guest that hangs or crashes.  The other tests rely on all of it.
  */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <sys/mman.h>
 
 #include "kpf_test.h"
@@ -21,6 +22,9 @@
 static uint64_t shared_in = 0x1111;
 static uint64_t shared_out;
 static uint64_t arrived[VM_MAX_VCPUS];
+static uint64_t released;
+#define STRAY_SIGNALS 20
+#define STRAY_SIGNAL_GAP_NS 5000000L
 
 /* The harness's declarations are not calls: keep them as written. */
 /* clang-format off */
@@ -216,6 +220,72 @@ TEST_F(lib, hung_guest_times_out)
 	vm = vm_create();
 	vcpu = vm_vcpu_add(vm, guest_spin, UINT64_MAX);
 	EXPECT_EQ((uint64_t)UCALL_TIMEOUT, vcpu_run(vcpu, &uc, 300));
+	vm_free(vm);
+}
+
+static void __guest guest_wait_release(uint64_t arg)
+{
+	(void)arg;
+	while (!READ_ONCE(released))
+		cpu_relax();
+}
+
+static volatile sig_atomic_t strays_seen;
+
+static void stray_handler(int sig)
+{
+	(void)sig;
+	strays_seen++;
+}
+
+struct stray_sender {
+	pthread_t target;
+	uint64_t *release;
+};
+
+/* Signals the vCPU's thread STRAY_SIGNALS times, then releases the guest. */
+static void *stray_send(void *data)
+{
+	struct timespec gap = { .tv_nsec = STRAY_SIGNAL_GAP_NS };
+	struct stray_sender *s = data;
+	unsigned int i;
+
+	for (i = 0; i < STRAY_SIGNALS; i++) {
+		pthread_kill(s->target, SIGUSR2);
+		nanosleep(&gap, NULL);
+	}
+	WRITE_ONCE(*s->release, 1);
+	return NULL;
+}
+
+/*
+ * A signal that is not the run's own timeout (a SIGCHLD, say, which
+ * system() and posix_spawn() let reach any thread) interrupts KVM_RUN but
+ * must not end the run.
+ */
+TEST_F(lib, stray_signals_do_not_end_a_run)
+{
+	struct sigaction sa = { .sa_handler = stray_handler }, old;
+	struct stray_sender sender;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	pthread_t thread;
+	struct ucall uc;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR2, &sa, &old));
+	vm = vm_create();
+	sender.target = pthread_self();
+	sender.release = GUEST_VAR(vm, released);
+	*sender.release = 0;
+	vcpu = vm_vcpu_add(vm, guest_wait_release, 0);
+	strays_seen = 0;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, stray_send, &sender));
+	EXPECT_EQ((uint64_t)UCALL_DONE, vcpu_run(vcpu, &uc, VCPU_TIMEOUT_MS))
+	log_ucall(_metadata, vm, &uc);
+	pthread_join(thread, NULL);
+	EXPECT_EQ(STRAY_SIGNALS, strays_seen);
+	sigaction(SIGUSR2, &old, NULL);
 	vm_free(vm);
 }
 

@@ -25,6 +25,8 @@ void __guest __attribute__((noreturn))
 guest_entry(void (*fn)(uint64_t), uint64_t arg);
 
 static __thread struct kvm_vcpu *running_vcpu;
+/* Set by the kick: the timer of this thread's vcpu_run() expired. */
+static __thread volatile sig_atomic_t vcpu_kicked;
 static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -35,6 +37,7 @@ static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 static void vcpu_kick(int sig)
 {
 	(void)sig;
+	vcpu_kicked = 1;
 	if (running_vcpu)
 		running_vcpu->run->immediate_exit = 1;
 }
@@ -198,8 +201,17 @@ uint64_t vcpu_run(struct kvm_vcpu *vcpu, struct ucall *uc,
 	running_vcpu = vcpu;
 	KVM_CHECK(!timer_settime(timer, 0, &its, NULL), "timer_settime: %s",
 		  strerror(errno));
-	ret = ioctl(vcpu->fd, KVM_RUN, 0);
-	err = errno;
+	/*
+	 * Any signal makes KVM_RUN return EINTR, even one whose action is to
+	 * be ignored: a SIGCHLD sent while the thread that started the child
+	 * blocked it (system() and posix_spawn() do) goes to whichever thread
+	 * does not, a vCPU thread included.  Only the kick ends the run.
+	 */
+	vcpu_kicked = 0;
+	do {
+		ret = ioctl(vcpu->fd, KVM_RUN, 0);
+		err = errno;
+	} while (ret < 0 && err == EINTR && !vcpu_kicked);
 	timer_delete(timer);
 	running_vcpu = NULL;
 
@@ -222,7 +234,12 @@ static void *vcpu_thread(void *data)
 	struct kvm_vcpu *vcpu = data;
 	uint64_t deadline = now_ms() + vcpu->timeout_ms;
 	uint64_t cmd, now;
+	sigset_t mask;
 
+	/* Signals are the other threads' business; this one takes the kick. */
+	sigfillset(&mask);
+	sigdelset(&mask, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	do {
 		now = now_ms();
 		if (now >= deadline) {
