@@ -500,10 +500,11 @@ static int ctl_open(int *fd)
 	return *fd < 0 ? *fd : 0;
 }
 
-static int region_map(int rfd, uint32_t nr_slots, uint8_t **map)
+/* Maps @nr_slots of region @rfd, at @at if it is not NULL. */
+static int region_map(int rfd, uint32_t nr_slots, void *at, uint8_t **map)
 {
-	void *p = mmap(NULL, (size_t)nr_slots * PAGE_SIZE,
-		       PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	void *p = mmap(at, (size_t)nr_slots * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | (at ? MAP_FIXED_NOREPLACE : 0), rfd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
@@ -588,9 +589,8 @@ TEST_F_TIMEOUT(failnth, open_control_fd, SWEEP_TIMEOUT)
 
 /* KPF_CREATE_REGION of *@arg slots, then closing it and its control fd. */
 static void seq_create_region(struct __test_metadata *_metadata,
-			      fixture_t *self __attribute__((unused)),
-			      struct sweep *sw,
-			      const void *arg __attribute__((unused)))
+			      fixture_t *self, struct sweep *sw,
+			      const void *arg)
 {
 	uint32_t nr_slots = *(const uint32_t *)arg, id;
 	struct kpf_counters c;
@@ -622,33 +622,42 @@ TEST_F_TIMEOUT(failnth, create_region, SWEEP_TIMEOUT)
 }
 
 /*
+ * Two mappings far from everything else (and from each other), so that the
+ * first touch of each needs page tables of its own: the fault handler's
+ * vmf_insert_pfn() then allocates, and that allocation is swept too.
+ */
+#define FAR_MAP_USER ((void *)0x7a0000000000UL)
+#define FAR_MAP_KERNEL ((void *)0x7b0000000000UL)
+
+/*
  * mmap() of a region and the first touch of its slots: by the test in user
  * mode (a fault that runs out of memory is retried by the kernel) and by
  * the kernel copying from it (write() into a pipe: EFAULT, or ENOMEM for
  * the pipe's own page).
  */
-static void seq_mmap_fault(struct __test_metadata *_metadata,
-			   fixture_t *self __attribute__((unused)),
+static void seq_mmap_fault(struct __test_metadata *_metadata, fixture_t *self,
 			   struct sweep *sw,
 			   const void *arg __attribute__((unused)))
 {
+	uint8_t *user = NULL, *kernel = NULL;
 	int ctl, rfd, pipefd[2];
-	uint8_t *map = NULL;
 	uint32_t id;
 
 	ASSERT_EQ(0, ctl_open(&ctl));
 	ASSERT_EQ(0, kpf_create_region(ctl, self->vm->fd, 4, &rfd, &id));
 	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
 	sweep_arm(_metadata, sw);
-	STEP(sw, region_map(rfd, 4, &map), ENOMEM);
-	ASSERT_EQ(0, *(volatile uint64_t *)map);
-	ASSERT_EQ(0, *(volatile uint64_t *)(map + 3 * PAGE_SIZE + 8));
-	STEP(sw, pipe_put(pipefd[1], map + PAGE_SIZE + 100, 64), EFAULT,
+	STEP(sw, region_map(rfd, 4, FAR_MAP_USER, &user), ENOMEM);
+	STEP(sw, region_map(rfd, 4, FAR_MAP_KERNEL, &kernel), ENOMEM);
+	ASSERT_EQ(0, *(volatile uint64_t *)user);
+	ASSERT_EQ(0, *(volatile uint64_t *)(user + 3 * PAGE_SIZE + 8));
+	STEP(sw, pipe_put(pipefd[1], kernel + PAGE_SIZE + 100, 64), EFAULT,
 	     ENOMEM);
 	memset(page_buf, 0xff, 64);
 	ASSERT_EQ(64, read(pipefd[0], page_buf, 64));
 	ASSERT_TRUE(all_zero(page_buf, 64));
-	munmap(map, 4 * PAGE_SIZE);
+	munmap(user, 4 * PAGE_SIZE);
+	munmap(kernel, 4 * PAGE_SIZE);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	close(rfd);
@@ -665,8 +674,7 @@ TEST_F_TIMEOUT(failnth, mmap_first_fault, SWEEP_TIMEOUT)
 }
 
 /* Stage two frames, flip them, stage and drop a third. */
-static void seq_fill_flip(struct __test_metadata *_metadata,
-			  fixture_t *self __attribute__((unused)),
+static void seq_fill_flip(struct __test_metadata *_metadata, fixture_t *self,
 			  struct sweep *sw,
 			  const void *arg __attribute__((unused)))
 {
@@ -677,7 +685,7 @@ static void seq_fill_flip(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, ctl_open(&ctl));
 	ASSERT_EQ(0, kpf_create_region(ctl, self->vm->fd, 8, &rfd, &id));
-	ASSERT_EQ(0, region_map(rfd, 8, &map));
+	ASSERT_EQ(0, region_map(rfd, 8, NULL, &map));
 	sweep_arm(_metadata, sw);
 	STEP(sw, kpf_pool_fill(ctl, frame, 100, 8, &e[0].handle), ENOMEM);
 	STEP(sw, kpf_pool_fill(ctl, frame, PAGE_SIZE, 0, &e[1].handle), ENOMEM);
@@ -716,9 +724,8 @@ struct port_args {
 };
 
 /* Add a port, list it, set it, delete it, add it again; close the region. */
-static void seq_port(struct __test_metadata *_metadata,
-		     fixture_t *self __attribute__((unused)), struct sweep *sw,
-		     const void *arg __attribute__((unused)))
+static void seq_port(struct __test_metadata *_metadata, fixture_t *self,
+		     struct sweep *sw, const void *arg)
 {
 	const struct port_args *pa = arg;
 	uint32_t pages = KPF_RING_PAGES(pa->ring_size);
@@ -767,8 +774,7 @@ TEST_F_TIMEOUT(failnth, region_ports, SWEEP_TIMEOUT)
 }
 
 /* Attach the uplink, list its (no) rules, detach it. */
-static void seq_uplink(struct __test_metadata *_metadata,
-		       fixture_t *self __attribute__((unused)),
+static void seq_uplink(struct __test_metadata *_metadata, fixture_t *self,
 		       struct sweep *sw,
 		       const void *arg __attribute__((unused)))
 {
@@ -805,9 +811,8 @@ static const uint8_t mac_a[6] = { 0x02, 0x6b, 0x70, 0x66, 0x00, 0x0a };
 static const uint8_t mac_b[6] = { 0x02, 0x6b, 0x70, 0x66, 0x00, 0x0b };
 
 /* Rules of the three kinds on an attached uplink, listed and deleted. */
-static void seq_rules(struct __test_metadata *_metadata,
-		      fixture_t *self __attribute__((unused)), struct sweep *sw,
-		      const void *arg __attribute__((unused)))
+static void seq_rules(struct __test_metadata *_metadata, fixture_t *self,
+		      struct sweep *sw, const void *arg __attribute__((unused)))
 {
 	struct kpf_rule r[3];
 	uint32_t id, port_id = 0, xdp, n;
@@ -867,10 +872,8 @@ struct teardown_args {
  * letter is one step: r closes the region fd, c the control fd, m unmaps,
  * p deletes the port, u detaches the uplink.
  */
-static void seq_teardown(struct __test_metadata *_metadata,
-			 fixture_t *self __attribute__((unused)),
-			 struct sweep *sw,
-			 const void *arg __attribute__((unused)))
+static void seq_teardown(struct __test_metadata *_metadata, fixture_t *self,
+			 struct sweep *sw, const void *arg)
 {
 	uint32_t id, port_id = 0, staged, xdp;
 	int ctl, rfd, kick, irq;
@@ -882,7 +885,7 @@ static void seq_teardown(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, ctl_open(&ctl));
 	ASSERT_EQ(0, kpf_create_region(ctl, self->vm->fd, 8, &rfd, &id));
-	ASSERT_EQ(0, region_map(rfd, 8, &map));
+	ASSERT_EQ(0, region_map(rfd, 8, NULL, &map));
 	kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	irq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, kick);
@@ -960,8 +963,7 @@ TEST_F_TIMEOUT(failnth, teardown_orders, SWEEP_TIMEOUT)
 }
 
 /* The inject test hook: frames in fresh pages queued to a port. */
-static void seq_inject(struct __test_metadata *_metadata,
-		       fixture_t *self __attribute__((unused)),
+static void seq_inject(struct __test_metadata *_metadata, fixture_t *self,
 		       struct sweep *sw,
 		       const void *arg __attribute__((unused)))
 {
