@@ -427,9 +427,12 @@ int kpf_port_create(struct kpf_region *region, struct kpf_region_add_port *cmd)
 	INIT_LIST_HEAD(&port->region_node);
 	INIT_WORK(&port->work, kpf_rx_work);
 
+	/* kpf_port_free() needs an initialised queue, locks included. */
 	ret = ptr_ring_init(&port->queue, KPF_PORT_QUEUE_LEN, GFP_KERNEL);
-	if (ret)
-		goto err_free;
+	if (ret) {
+		kfree(port);
+		return ret;
+	}
 	port->posted = kcalloc(port->ring_size, sizeof(*port->posted),
 			       GFP_KERNEL_ACCOUNT);
 	port->batch = kpf_rx_batch_alloc();

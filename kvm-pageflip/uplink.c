@@ -241,7 +241,11 @@ static int kpf_xdp_dev_create(struct kpf_uplink *up)
 	ret = register_netdevice(dev);
 	if (ret) {
 		free_netdev(dev);
-		return ret;
+		/*
+		 * The device is built here and valid; the core reports a name
+		 * it could not allocate for its struct device as -EINVAL.
+		 */
+		return ret == -EINVAL ? -ENOMEM : ret;
 	}
 	ret = dev_open(dev, NULL);
 	if (ret) {

@@ -13,7 +13,7 @@
 #   KPF_TESTS          names of the selftest programs to run (test)
 #   KPF_DEMO_KERNEL    label of the kernel the demo boots (default 6.12)
 #   KPF_BENCH_KERNEL   label of the kernel the benchmark boots (default 6.12)
-#   KPF_TEST_TIMEOUT   seconds each program may run in the VM (default 300)
+#   KPF_TEST_TIMEOUT   seconds each program may run in the VM (default 600)
 #   KPF_VM_TIMEOUT     seconds one VM may run (default 1200)
 #   KPF_BUDGET         seconds after which no further VM is started, the
 #                      running one included in the limit (default 3600)
@@ -34,7 +34,7 @@ TESTS_DIR=$KPF_REPO/selftests/build/tests
 CLI=$KPF_REPO/tools/kvm-pageflip
 DEMO=$KPF_REPO/selftests/build/kpf-demo
 BENCH=$KPF_REPO/selftests/build/kpf-bench
-TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-300}
+TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-600}
 VM_TIMEOUT=${KPF_VM_TIMEOUT:-1200}
 BUDGET=${KPF_BUDGET:-3600}
 # no_timer_check: under TCG on a busy machine the kernel's boot-time check

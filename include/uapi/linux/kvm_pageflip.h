@@ -389,7 +389,8 @@ struct kpf_region_flip {
  * Errors: EPERM no CAP_NET_ADMIN.  ENODEV no such device.  EINVAL not an
  * Ethernet device, or not in the initial network namespace.  EEXIST already
  * attached.  EBUSY the device already has an rx_handler (a bridge, bond,
- * macvlan or team port).
+ * macvlan or team port).  ENOBUFS as well as ENOMEM when memory runs out
+ * (the network core's errno while it registers the redirect target).
  */
 struct kpf_uplink_attach {
 	__u32 size;
