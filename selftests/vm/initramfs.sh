@@ -13,7 +13,8 @@
 # MODROOT  directory holding lib/modules/KVER
 # KO       kvm-pageflip.ko built for KVER
 # MODE     test, demo or bench
-# TIMEOUT  seconds each program may run inside the VM
+# TIMEOUT  seconds each program may run inside the VM; KPF_PROGRAM_TIMEOUTS
+#          (NAME=SECONDS words) sets it for single programs
 # CLI      the kvm-pageflip CLI (static)
 # DEMO     the demo or the benchmark program (static; unused in test mode)
 # TEST     the selftest programs (static; test mode)
@@ -84,8 +85,10 @@ main() {
 		cp "$t" "$stage/kpf/tests/"
 		names+=" ${t##*/}"
 	done
-	printf 'KPF_MODE=%s\nKPF_TIMEOUT=%s\nKPF_TESTS="%s"\n' \
-		"$mode" "$timeout" "${names# }" >"$stage/kpf/config"
+	printf 'KPF_MODE=%s\nKPF_TIMEOUT=%s\nKPF_TIMEOUTS="%s"\nKPF_TESTS="%s"\n' \
+		"$mode" "$timeout" "${KPF_PROGRAM_TIMEOUTS:-}" "${names# }" >"$stage/kpf/config"
+	# The fuzzer's settings (KPF_FUZZ_SEED and the like) reach it as they are.
+	env | grep -E '^KPF_FUZZ_[A-Z_]+=[0-9A-Za-z]*$' | sed 's/^/export /' >>"$stage/kpf/config" || :
 
 	(cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc -R 0:0 --quiet) >"$out"

@@ -73,6 +73,7 @@ function rest(from,    s, i) {
 function begin_program(name) {
 	kind = $3
 	prog = name
+	plimit = $5 != "" ? $5 + 0 : limit
 	ran[prog] = 1
 	nout = nsub = results = plan = progfail = 0
 	planskip = ""
@@ -118,7 +119,7 @@ function end_program(status, secs) {
 		}
 	} else if (status >= 128) {
 		fail(prog, "killed by signal " status - 128 \
-			(secs >= limit ? " at its " limit " s time limit" : ""))
+			(secs >= plimit ? " at its " plimit " s time limit" : ""))
 		show_tail(out, nout)
 	} else if (planskip != "") {
 		skip(prog, planskip)

@@ -14,6 +14,9 @@
 #   KPF_DEMO_KERNEL    label of the kernel the demo boots (default 6.12)
 #   KPF_BENCH_KERNEL   label of the kernel the benchmark boots (default 6.12)
 #   KPF_TEST_TIMEOUT   seconds each program may run in the VM (default 600)
+#   KPF_TEST_TIMEOUTS  per-program limits that replace it, as NAME=SECONDS
+#                      words (added to, and overriding, PROGRAM_TIMEOUTS)
+#   KPF_FUZZ_*         passed to the programs in the VM (kpf_fuzz_test)
 #   KPF_VM_TIMEOUT     seconds one VM may run (default 1200)
 #   KPF_BUDGET         seconds after which no further VM is started, the
 #                      running one included in the limit (default 3600)
@@ -35,6 +38,10 @@ CLI=$KPF_REPO/tools/kvm-pageflip
 DEMO=$KPF_REPO/selftests/build/kpf-demo
 BENCH=$KPF_REPO/selftests/build/kpf-bench
 TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-600}
+# Programs that need longer than KPF_TEST_TIMEOUT: the fuzzer makes 10^6
+# calls, which takes a few minutes under TCG (Documentation/testing.rst).
+PROGRAM_TIMEOUTS="kpf_fuzz_test=1200 ${KPF_TEST_TIMEOUTS:-}"
+export KPF_PROGRAM_TIMEOUTS=$PROGRAM_TIMEOUTS
 VM_TIMEOUT=${KPF_VM_TIMEOUT:-1200}
 BUDGET=${KPF_BUDGET:-3600}
 # no_timer_check: under TCG on a busy machine the kernel's boot-time check
