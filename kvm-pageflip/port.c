@@ -451,6 +451,11 @@ int kpf_port_create(struct kpf_region *region, struct kpf_region_add_port *cmd)
 	if (ret)
 		goto err_free;
 
+	/*
+	 * On the list, the port counts against the limit, but until it is set
+	 * up no KPF_REGION_DEL_PORT may claim it (its id can be guessed).
+	 */
+	port->deleting = true;
 	mutex_lock(&region->lock);
 	if (region->nr_ports >= KPF_MAX_PORTS) {
 		mutex_unlock(&region->lock);
@@ -477,6 +482,9 @@ int kpf_port_create(struct kpf_region *region, struct kpf_region_add_port *cmd)
 	rtnl_lock();
 	xa_store(&kpf_ports, port->id, port, GFP_KERNEL);
 	rtnl_unlock();
+	mutex_lock(&region->lock);
+	port->deleting = false;
+	mutex_unlock(&region->lock);
 	return 0;
 
 err_unlist:

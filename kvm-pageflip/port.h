@@ -57,7 +57,8 @@ struct kpf_region;
  * @nr_posted: see @posted
  *
  * @region_node: in the region's port list (region->lock)
- * @deleting: a deletion has claimed the port (region->lock)
+ * @deleting: a deletion has claimed the port, or it is still being created
+ *            (region->lock)
  * @counters: enum kpf_port_counter
  */
 struct kpf_port {
