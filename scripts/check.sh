@@ -7,6 +7,8 @@
 #   checkpatch    every C file and header (module strictly, userspace with
 #                 the rules that only make sense in the kernel turned off)
 #   clang-format  every C file and header, against the kernel's .clang-format
+#   syzlang       the syzkaller descriptions against the uapi header
+#                 (selftests/syzkaller/check.sh)
 #
 # checkpatch.pl and .clang-format come from Debian's linux-source-6.12
 # package, which selftests/vm/setup.sh installs with everything else.
@@ -78,10 +80,16 @@ run_clang_format() {
 	[ "$bad" = 0 ] || fail "clang-format"
 }
 
+run_syzlang() {
+	say "syzkaller descriptions against the uapi header"
+	selftests/syzkaller/check.sh || fail "syzlang"
+}
+
 prepare
 run_sparse
 run_checkpatch
 run_clang_format
+run_syzlang
 if [ "$failed" = 0 ]; then
 	say "all clean"
 else
