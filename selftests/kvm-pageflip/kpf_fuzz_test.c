@@ -26,8 +26,9 @@
  *
  * Each thread draws its calls from its own generator, seeded from the run's
  * seed and its number: with KPF_FUZZ_THREADS=1 a seed replays the same
- * sequence of calls; with more threads each thread's choices are the same,
- * their interleaving is not.  Environment (see Documentation/testing.rst):
+ * choices, so the same calls up to the ids, fds and ifindexes the kernel
+ * hands out and what the ports' workers do meanwhile; with more threads
+ * each thread's choices are the same, their interleaving is not.  Environment (see Documentation/testing.rst):
  *   KPF_FUZZ_SEED      the seed (default: random, printed)
  *   KPF_FUZZ_CALLS     calls to make in all (default 1000000)
  *   KPF_FUZZ_THREADS   threads (default 4)
@@ -943,6 +944,13 @@ static void fz_build_valid(struct fz_thread *t, struct fz_call *c)
 
 /* ---- calls that differ from a valid one in one place ---- */
 
+/* Above KPF_COPYBREAK_MAX, and not KPF_COPYBREAK_DEFAULT. */
+static uint32_t fz_bad_copybreak(struct fz_thread *t)
+{
+	return KPF_COPYBREAK_MAX + 1 +
+	       below(&t->rng, KPF_COPYBREAK_DEFAULT - KPF_COPYBREAK_MAX - 1);
+}
+
 /* Whether the rings of an add-port call fit in its region. */
 static bool fz_ring_fits(const struct fz_call *c)
 {
@@ -1216,8 +1224,7 @@ static void fz_mutate_value(struct fz_thread *t, struct fz_call *c)
 		break;
 	case FZ_PORT_SET:
 		if (one_in(&t->rng, 2)) {
-			a->port_set.copybreak = KPF_COPYBREAK_MAX + 1 +
-						below(&t->rng, 0xfffffff0);
+			a->port_set.copybreak = fz_bad_copybreak(t);
 			c->expect = EINVAL;
 			c->why = "copybreak too large";
 		} else {
@@ -1292,9 +1299,7 @@ static void fz_mutate_value(struct fz_thread *t, struct fz_call *c)
 			c->why = "ring beyond the region";
 			break;
 		case 2:
-			a->region_add_port.copybreak =
-				KPF_COPYBREAK_MAX + 1 +
-				below(&t->rng, 0xfffffff0);
+			a->region_add_port.copybreak = fz_bad_copybreak(t);
 			c->expect = EINVAL;
 			c->why = "copybreak too large";
 			break;
@@ -2126,6 +2131,24 @@ static void fz_add_real_nics(void)
 	}
 }
 
+/* Detach every device of the system that is an uplink, through @ctl. */
+static void fz_detach_all(int ctl)
+{
+	struct if_nameindex *ifs, *ifp;
+
+	ifs = if_nameindex();
+	for (ifp = ifs; ifp && ifp->if_index; ifp++) {
+		struct kpf_uplink_detach d = {
+			.size = sizeof(d),
+			.ifindex = ifp->if_index,
+		};
+
+		ioctl(ctl, KPF_UPLINK_DETACH, &d);
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+}
+
 /*
  * Close everything the fuzzer opened but @keep, close any control or
  * region fd a call returned that the table lost track of, and detach every
@@ -2133,7 +2156,6 @@ static void fz_add_real_nics(void)
  */
 static void fz_teardown_all(int keep)
 {
-	struct if_nameindex *ifs, *ifp;
 	struct stat st;
 	unsigned int i;
 	int fd;
@@ -2154,17 +2176,7 @@ static void fz_teardown_all(int keep)
 		    (S_ISCHR(st.st_mode) && st.st_rdev == fz.ctl_rdev))
 			close(fd);
 	}
-	ifs = if_nameindex();
-	for (ifp = ifs; ifp && ifp->if_index; ifp++) {
-		struct kpf_uplink_detach d = {
-			.size = sizeof(d),
-			.ifindex = ifp->if_index,
-		};
-
-		ioctl(keep, KPF_UPLINK_DETACH, &d);
-	}
-	if (ifs)
-		if_freenameindex(ifs);
+	fz_detach_all(keep);
 }
 
 static void fz_report(struct __test_metadata *_metadata,
@@ -2260,10 +2272,13 @@ FIXTURE_SETUP(fuzz)
 	self->ctl = control_open(_metadata, &self->info);
 }
 
+/* A run that failed half-way leaves no uplink behind: the module unloads. */
 FIXTURE_TEARDOWN(fuzz)
 {
-	if (self->ctl >= 0)
-		close(self->ctl);
+	if (self->ctl < 0)
+		return;
+	fz_detach_all(self->ctl);
+	close(self->ctl);
 }
 
 TEST_F_TIMEOUT(fuzz, control_interface, 3600)
@@ -2373,13 +2388,12 @@ TEST_F_TIMEOUT(fuzz, control_interface, 3600)
 	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	fz_report(_metadata, threads, nr, secs);
 
+	/* Everything closed: nothing of the run may be left. */
+	fz_teardown_all(self->ctl);
 	for (i = 0; i < fz.nr_failures && i < FZ_MAX_FAILURES; i++)
 		TH_LOG("%s", fz.failures[i]);
 	ASSERT_EQ(0, fz.nr_failures);
 	ASSERT_LE(fz.target, atomic_load(&fz.calls));
-
-	/* Everything closed: nothing of the run may be left. */
-	fz_teardown_all(self->ctl);
 	ASSERT_MODULE_IDLE(self->ctl);
 	{
 		uint32_t n = 0;
