@@ -17,7 +17,8 @@
 #   KPF_TEST_TIMEOUTS  per-program limits that replace it, as NAME=SECONDS
 #                      words (added to, and overriding, PROGRAM_TIMEOUTS)
 #   KPF_FUZZ_*         passed to the programs in the VM (kpf_fuzz_test)
-#   KPF_VM_TIMEOUT     seconds one VM may run (default 1200)
+#   KPF_VM_TIMEOUT     seconds one VM may run (default 1800: the debug
+#                      kernel with every program takes about 900)
 #   KPF_BUDGET         seconds after which no further VM is started, the
 #                      running one included in the limit (default 3600)
 #   V=1                show build and apt output and the VM console live
@@ -42,7 +43,7 @@ TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-600}
 # calls, which takes a few minutes under TCG (Documentation/testing.rst).
 PROGRAM_TIMEOUTS="kpf_fuzz_test=1200 ${KPF_TEST_TIMEOUTS:-}"
 export KPF_PROGRAM_TIMEOUTS=$PROGRAM_TIMEOUTS
-VM_TIMEOUT=${KPF_VM_TIMEOUT:-1200}
+VM_TIMEOUT=${KPF_VM_TIMEOUT:-1800}
 BUDGET=${KPF_BUDGET:-3600}
 # no_timer_check: under TCG on a busy machine the kernel's boot-time check
 # of the IO-APIC timer can miss its ticks and panic ("timer doesn't work
