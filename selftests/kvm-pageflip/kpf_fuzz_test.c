@@ -179,7 +179,7 @@ static const struct fz_ioctl_desc fz_ioctls[FZ_NR_IOCTLS] = {
 	FZ_IOCTL(LIST_BINDINGS, kpf_list_bindings, SZ(kpf_list_bindings), false,
 		 4, 0),
 	FZ_IOCTL(UPLINK_ATTACH, kpf_uplink_attach, SZ(kpf_uplink_attach), false,
-		 2, EPERM, ENODEV, EEXIST, EBUSY),
+		 2, EPERM, ENODEV, EEXIST, EBUSY, ENOBUFS),
 	FZ_IOCTL(UPLINK_DETACH, kpf_uplink_detach, SZ(kpf_uplink_detach), false,
 		 2, EPERM, ENOENT),
 	FZ_IOCTL(RULE_ADD, kpf_rule_add, SZ(kpf_rule_add), false, 6, EPERM,
