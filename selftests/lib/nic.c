@@ -289,3 +289,84 @@ int nic_vlan_del(const char *name)
 	snprintf(args.device1, sizeof(args.device1), "%s", name);
 	return nic_vlan_ioctl(&args);
 }
+
+/* Room for an rtnetlink link request and its few attributes. */
+struct nic_link_req {
+	struct nlmsghdr nh;
+	struct ifinfomsg ifi;
+	char attrs[256];
+};
+
+/* Appends attribute @type of @len bytes at @data (may be NULL) to @req. */
+static struct rtattr *nic_rta_add(struct nic_link_req *req, int type,
+				  const void *data, size_t len)
+{
+	struct rtattr *rta =
+		(struct rtattr *)((char *)req + NLMSG_ALIGN(req->nh.nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	if (data)
+		memcpy(RTA_DATA(rta), data, len);
+	req->nh.nlmsg_len =
+		NLMSG_ALIGN(req->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	return rta;
+}
+
+/* Sends @req on a throwaway rtnetlink socket; 0 or the kernel's errno. */
+static int nic_link_request(struct nic_link_req *req)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	int fd, ret = 0;
+	ssize_t n;
+
+	req->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	n = -1;
+	if (send(fd, req, req->nh.nlmsg_len, 0) == (ssize_t)req->nh.nlmsg_len)
+		n = recv(fd, &ack, sizeof(ack), 0);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n < sizeof(ack) || ack.nh.nlmsg_type != NLMSG_ERROR)
+		ret = -EPROTO;
+	else
+		ret = ack.err.error;
+	close(fd);
+	return ret;
+}
+
+int nic_link_add(const char *name, const char *kind, int link)
+{
+	struct nic_link_req req = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+			.nlmsg_type = RTM_NEWLINK,
+			.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL },
+		.ifi = { .ifi_family = AF_UNSPEC },
+	};
+	struct rtattr *info;
+
+	nic_rta_add(&req, IFLA_IFNAME, name, strlen(name) + 1);
+	if (link)
+		nic_rta_add(&req, IFLA_LINK, &link, sizeof(link));
+	info = nic_rta_add(&req, IFLA_LINKINFO, NULL, 0);
+	nic_rta_add(&req, IFLA_INFO_KIND, kind, strlen(kind));
+	info->rta_len = (char *)&req + req.nh.nlmsg_len - (char *)info;
+	return nic_link_request(&req);
+}
+
+int nic_link_del(const char *name)
+{
+	struct nic_link_req req = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+			.nlmsg_type = RTM_DELLINK },
+		.ifi = { .ifi_family = AF_UNSPEC },
+	};
+
+	nic_rta_add(&req, IFLA_IFNAME, name, strlen(name) + 1);
+	return nic_link_request(&req);
+}

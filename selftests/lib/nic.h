@@ -72,4 +72,14 @@ int nic_iommu_group(const char *name);
 int nic_vlan_add(const char *lower, uint16_t vid, char *name, size_t size);
 int nic_vlan_del(const char *name);
 
+/*
+ * A virtual device of rtnetlink kind @kind ("veth", "macvlan") named
+ * @name, on top of @link (an ifindex, 0: none), in the caller's network
+ * namespace.  A veth's peer gets a name of the kernel's choosing and goes
+ * with it.  0 or a negative errno (-EOPNOTSUPP: no such kind).
+ */
+int nic_link_add(const char *name, const char *kind, int link);
+/* Deletes the device @name (and a veth's peer).  0 or a negative errno. */
+int nic_link_del(const char *name);
+
 #endif /* KPF_NIC_H */
