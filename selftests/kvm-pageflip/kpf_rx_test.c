@@ -54,14 +54,24 @@ static void rx_guest_create(struct __test_metadata *_metadata, int ctl,
 	ASSERT_EQ(KPF_RING_PAGES(ring_size), g->port.ring_pages);
 }
 
-/* Starts the guest in a vCPU thread and waits until it has posted. */
-static void rx_guest_start(struct __test_metadata *_metadata, struct rx_vm *g)
+/*
+ * Starts the guest in a vCPU thread that may run for @run_ms, and waits
+ * until it has posted.
+ */
+static void rx_guest_start_for(struct __test_metadata *_metadata,
+			       struct rx_vm *g, unsigned int run_ms)
 {
-	bool ready = rx_vm_start(g, VCPU_TIMEOUT_MS + RX_WAIT_MS, RX_WAIT_MS);
+	bool ready = rx_vm_start(g, run_ms, RX_WAIT_MS);
 
 	if (!ready)
 		log_vcpus(_metadata, &g->vcpu, 1);
 	ASSERT_TRUE_LOG(ready, "the guest never posted");
+}
+
+/* ... for the time a test of a few frames takes. */
+static void rx_guest_start(struct __test_metadata *_metadata, struct rx_vm *g)
+{
+	rx_guest_start_for(_metadata, g, VCPU_TIMEOUT_MS + RX_WAIT_MS);
 }
 
 /* Lets stream @s arrive at @g, with outer tag @tag (RXG_TAG() or 0). */
@@ -90,7 +100,7 @@ static void rx_guests_finish(struct __test_metadata *_metadata, struct rx_vm *g,
 #define RX_FRAMES 16 /* frames per stream */
 #define RX_POST 24 /* slots each guest keeps posted */
 /* Frames of each stream while rules change under them. */
-#define RULE_CHANGE_FRAMES 2000
+#define RULE_CHANGE_FRAMES 1000
 /* How long a NIC may take to get its link back. */
 #define CARRIER_MS 10000
 /* How long the host checker waits for one more frame. */
@@ -1061,7 +1071,7 @@ static void port_balanced(struct __test_metadata *_metadata, int ctl,
 /*
  * Rules come and go while frames flow: two guests, A (mac_a) and B
  * (mac_b), each only ever has rules for its own MAC, and a sender thread
- * sends thousands of frames to A, to B and to a MAC no rule names, while
+ * sends 1,000 frames each to A, to B and to a MAC no rule names, while
  * A's and B's rules are added, deleted and replaced (a MAC-only rule by
  * an exact MAC+VLAN 0 rule and back) as fast as the module allows.  Each
  * guest checks that every frame it gets is of its own stream, to its own
@@ -1106,7 +1116,9 @@ TEST_F_TIMEOUT(rx, rules_change_while_traffic_flows, 2 * RX_TEST_TIMEOUT_S)
 					 KPF_RULE_F_MAC | KPF_RULE_F_VLAN,
 					 KPF_VLAN_UNTAGGED, s[i].dst,
 					 g[i].port.id);
-		rx_guest_start(_metadata, &g[i]);
+		/* The debug kernel takes a minute to send all the frames. */
+		rx_guest_start_for(_metadata, &g[i],
+				   2 * RX_TEST_TIMEOUT_S * 1000);
 	}
 	ASSERT_EQ(0, frame_sender_start(&snd));
 	while (!__atomic_load_n(&snd.done, __ATOMIC_ACQUIRE)) {
@@ -1201,7 +1213,7 @@ TEST_F_TIMEOUT(rx, driver_unbound_while_traffic_flows, RX_TEST_TIMEOUT_S)
 	RXG(&g)->flags = RXG_F_LOSSY | RXG_F_UNORDERED;
 	rx_guest_expect(&g, 0, 0);
 	rx_guest_expect(&g, 1, 0);
-	rx_guest_start(_metadata, &g);
+	rx_guest_start_for(_metadata, &g, RX_TEST_TIMEOUT_S * 1000);
 	ASSERT_SENT(self, &s, 0, 8);
 	ASSERT_GUEST_GOT(&g, 8);
 	ASSERT_EQ(1, redirect_targets());

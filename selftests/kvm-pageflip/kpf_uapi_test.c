@@ -7,7 +7,7 @@
  * (variants name the ioctl): struct size too short, too long with a zero or
  * a non-zero tail, unknown flags, non-zero reserved fields.  The "uapi"
  * fixture covers the per-command errnos, the "uplink" fixture those of the
- * uplink and rule commands, on a veth pair made for the test (no NIC is
+ * uplink and rule commands, on a veth pair made for the tests (no NIC is
  * needed to attach to a device or to add rules to it).  Where it is cheap,
  * a failing call is also shown to have changed nothing: the counters it
  * could have moved, the rules and the ports (with their counters) are the
@@ -38,8 +38,14 @@
 #define NR_SLOTS 16
 #define CHILD_TIMEOUT_MS 10000
 #define ARG_BUF_SIZE 512
-/* The veth the uplink tests attach to (its peer is named by the kernel). */
+/*
+ * The veth the uplink tests attach to (its peer is named by the kernel),
+ * made by the first test that needs it and deleted when the program ends:
+ * making and deleting one per test took minutes on the debug kernel.
+ */
 #define UPLINK_NAME "kpfu0"
+/* A macvlan on it, while a test needs its rx_handler taken. */
+#define MACVLAN_NAME "kpfm0"
 /* Where the prepared ports of the generic checks keep their rings. */
 #define ENV_PORT_SLOT 0
 #define DEL_PORT_SLOT 8
@@ -73,29 +79,48 @@ static void env_setup(struct __test_metadata *_metadata, struct env *env)
 				       &env->region_fd, &env->binding_id));
 }
 
+/* The process that deletes the veth at the end. */
+static pid_t main_pid;
+
+static void __attribute__((constructor)) uplink_note_main(void)
+{
+	main_pid = getpid();
+}
+
+static void __attribute__((destructor)) uplink_delete(void)
+{
+	if (getpid() == main_pid)
+		nic_link_del(UPLINK_NAME);
+}
+
 /*
- * Makes the veth UPLINK_NAME (replacing one a crashed test left behind).
- * False, with the test skipped, when this kernel cannot make one.
+ * The veth UPLINK_NAME, detached (so without rules) and with no macvlan
+ * on it, whatever an earlier test left.  False, with the test skipped,
+ * when this kernel cannot make one.
  */
 static bool env_uplink_setup(struct __test_metadata *_metadata, struct env *env)
 {
-	int ret;
+	int ret = 0;
 
-	nic_link_del(UPLINK_NAME);
-	ret = nic_link_add(UPLINK_NAME, "veth", 0);
+	nic_link_del(MACVLAN_NAME);
+	if (!if_nametoindex(UPLINK_NAME))
+		ret = nic_link_add(UPLINK_NAME, "veth", 0);
 	if (ret == -EOPNOTSUPP)
 		SKIP(return false, "no veth devices: %s", strerror(-ret));
 	ASSERT_EQ_LOG(0, ret, "veth %s: %s", UPLINK_NAME, strerror(-ret));
 	env->uplink_ifindex = if_nametoindex(UPLINK_NAME);
 	ASSERT_NE(0, env->uplink_ifindex);
+	kpf_uplink_detach(env->ctl, env->uplink_ifindex);
 	return true;
 }
 
-/* Deleting the veth detaches it and takes its rules with it. */
+/* Detaching the veth takes its rules with it. */
 static void env_teardown(struct env *env)
 {
-	if (env->uplink_ifindex)
-		nic_link_del(UPLINK_NAME);
+	if (env->uplink_ifindex) {
+		nic_link_del(MACVLAN_NAME);
+		kpf_uplink_detach(env->ctl, env->uplink_ifindex);
+	}
 	close(env->region_fd);
 	vm_free(env->vm);
 	close(env->ctl);
@@ -2056,7 +2081,8 @@ TEST_F(uplink, attach_twice)
 /* A device that has an rx_handler already (a macvlan's lower device). */
 TEST_F(uplink, attach_rx_handler_taken)
 {
-	int ret = nic_link_add("kpfm0", "macvlan", self->env.uplink_ifindex);
+	int ret =
+		nic_link_add(MACVLAN_NAME, "macvlan", self->env.uplink_ifindex);
 
 	if (ret == -EOPNOTSUPP)
 		SKIP(return, "no macvlan devices: %s", strerror(-ret));
@@ -2064,7 +2090,7 @@ TEST_F(uplink, attach_rx_handler_taken)
 	ASSERT_FAILS_UNCHANGED(
 		EBUSY, kpf_uplink_attach(self->env.ctl,
 					 self->env.uplink_ifindex, NULL));
-	ASSERT_EQ(0, nic_link_del("kpfm0"));
+	ASSERT_EQ(0, nic_link_del(MACVLAN_NAME));
 	ASSERT_EQ(0, kpf_uplink_attach(self->env.ctl, self->env.uplink_ifindex,
 				       NULL));
 }
