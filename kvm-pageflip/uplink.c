@@ -377,13 +377,17 @@ int kpf_uplink_detach(u32 ifindex)
 	return 0;
 }
 
-/* The uplink a rule names; NULL, with the message, if it is not attached. */
+/*
+ * The uplink a rule names; NULL, with the message, if it is not attached.
+ * The rule ioctls then fail with ENODEV: their ENOENT names the port or the
+ * rule, so that callers can tell the two apart.
+ */
 static struct kpf_uplink *kpf_rule_uplink_rtnl(const struct kpf_rule *rule)
 {
 	struct kpf_uplink *up = kpf_uplink_find_rtnl(rule->ifindex);
 
 	if (!up)
-		kpf_user_err("rule: uplink ifindex %u does not exist\n",
+		kpf_user_err("rule: ifindex %u is not an attached uplink\n",
 			     rule->ifindex);
 	return up;
 }
@@ -405,10 +409,18 @@ int kpf_uplink_rule_add(const struct kpf_rule *rule)
 		return ret;
 	rtnl_lock();
 	up = kpf_rule_uplink_rtnl(rule);
-	port = up ? kpf_port_lookup_rtnl(rule->port_id) : NULL;
-	if (up && !port)
+	if (!up) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	port = kpf_port_lookup_rtnl(rule->port_id);
+	if (!port) {
 		kpf_user_err("rule: port %u does not exist\n", rule->port_id);
-	ret = port ? kpf_demux_add_port(&up->demux, rule, port) : -ENOENT;
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	ret = kpf_demux_add_port(&up->demux, rule, port);
+out_unlock:
 	rtnl_unlock();
 	return ret;
 }
@@ -429,7 +441,7 @@ int kpf_uplink_rule_del(const struct kpf_rule *rule)
 		return ret;
 	rtnl_lock();
 	up = kpf_rule_uplink_rtnl(rule);
-	ret = up ? kpf_demux_del(&up->demux, rule) : -ENOENT;
+	ret = up ? kpf_demux_del(&up->demux, rule) : -ENODEV;
 	rtnl_unlock();
 	/* Let receivers that still classified by the rule finish. */
 	if (!ret)

@@ -72,15 +72,6 @@ static struct kpf_rule *list_rules(unsigned int ifindex, const char *dev,
 	return r;
 }
 
-/* Whether @ifindex is an uplink of the module. */
-static bool is_attached(unsigned int ifindex)
-{
-	struct kpf_list_rules list = { .size = sizeof(list),
-				       .ifindex = ifindex };
-
-	return kpf_ioctl(KPF_LIST_RULES, &list) != ENOENT;
-}
-
 /* Finds our classifier on @ifindex: 1 found, 0 not (*@foreign: another). */
 static int find_classifier(unsigned int ifindex, const char *dev,
 			   struct classifier *c, uint32_t *foreign)
@@ -348,8 +339,8 @@ static int rule_change(const struct cmd_args *a, bool add)
 	snprintf(what, sizeof(what), "rule %s %s %s", add ? "add" : "del", dev,
 		 key);
 	err = kpf_ioctl(add ? KPF_RULE_ADD : KPF_RULE_DEL, &req);
-	if (err == ENOENT && !is_attached(rule->ifindex))
-		die("%s: %s is not attached (ENOENT)", what, dev);
+	if (err == ENODEV)
+		die("%s: %s is not attached (ENODEV)", what, dev);
 	if (err == ENOENT && add)
 		die("%s: no port %u (ENOENT)", what, rule->port_id);
 	if (err == ENOENT)

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include "frame.h"
 #include "kpf.h"
+#include "nic.h"
 #include "watch.h"
 
 /*
@@ -99,6 +101,25 @@ static inline int control_open(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, kpf_get_info(ctl, info));
 	ASSERT_EQ(PAGE_SIZE, info->page_size);
 	return ctl;
+}
+
+/*
+ * Unbinds the driver of interface @name while @snd sends frames towards
+ * it (@d and *@unbound record that, for a teardown to bind it again), lets
+ * the sender go on for a moment, stops it, and checks that the interface
+ * went away with its driver.
+ */
+static inline void unbind_while_sending(struct __test_metadata *_metadata,
+					const char *name, struct nic_driver *d,
+					bool *unbound, struct frame_sender *snd)
+{
+	int ret = nic_driver_unbind(name, d);
+
+	*unbound = !ret;
+	ASSERT_EQ_LOG(0, ret, "unbind %s: %s", name, strerror(-ret));
+	usleep(100000);
+	ASSERT_EQ(0, frame_sender_stop(snd));
+	ASSERT_EQ(0, if_nametoindex(name));
 }
 
 /* Logs what a guest reported in @uc. */

@@ -376,7 +376,7 @@ TEST_F(uplink_cli, errors_one_line)
 	cli(&r, "detach %s", self->skb);
 	ASSERT_ERROR_LINE(&r, 1, "not attached (ENOENT)");
 	cli(&r, "rule add %s mac %s port %u", self->skb, MAC_A, self->port);
-	ASSERT_ERROR_LINE(&r, 1, "is not attached (ENOENT)");
+	ASSERT_ERROR_LINE(&r, 1, "is not attached (ENODEV)");
 
 	cli(&r, "attach %s --mode skb", self->skb);
 	ASSERT_RAN(&r);

@@ -138,6 +138,9 @@ FIXTURE(xdp)
 	char target[IF_NAMESIZE];
 	/* The parent's teardown detaches (the fixture is shared with it). */
 	bool attached;
+	/* ... and binds the NIC's driver again, if driver_unbound. */
+	struct nic_driver unbound;
+	bool driver_unbound;
 };
 
 /* Sends frames @first .. @first + @count - 1 of stream @s. */
@@ -217,6 +220,10 @@ FIXTURE_TEARDOWN_PARENT(xdp)
 	struct proc_output o;
 	int ctl;
 
+	/* The later tests and programs need the NIC, by its name. */
+	if (self->driver_unbound &&
+	    nic_driver_bind(&self->unbound, CARRIER_MS) > 0)
+		nic_set_flags(self->uplink, IFF_UP, 0);
 	if (!self->attached)
 		return;
 	cli(&o, "detach %s", self->uplink);
@@ -639,6 +646,22 @@ out:
 	rx_vm_free(&g);
 }
 
+/* The uplink is detached: its kpfxN target and its rules are gone. */
+static void assert_detached(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(xdp) * self)
+{
+	char name[IF_NAMESIZE];
+	uint32_t n = 0;
+
+	ASSERT_EQ_LOG(NULL, if_indextoname(self->target_ifindex, name),
+		      "%s (ifindex %u) is still there", name,
+		      self->target_ifindex);
+	ASSERT_EQ(-ENOENT,
+		  kpf_list_rules(self->ctl, self->uplink_ifindex, NULL, &n));
+	ASSERT_EQ(0, kpf_list_rules(self->ctl, 0, NULL, &n));
+	ASSERT_EQ(0, n);
+}
+
 /*
  * `kvm-pageflip detach` removes the classifier and the kpfxN target, and
  * the module's rules of the uplink; the guest's frames reach the host.
@@ -649,7 +672,6 @@ TEST_F_TIMEOUT(xdp, xdp_detach_removes_program, XDP_TEST_TIMEOUT_S)
 	struct kpf_port_info pi;
 	struct proc_output o;
 	struct frame_rx host;
-	char name[IF_NAMESIZE];
 	uint32_t prog_id, n = 0;
 	struct rx_vm g;
 	uint8_t mode;
@@ -666,13 +688,7 @@ TEST_F_TIMEOUT(xdp, xdp_detach_removes_program, XDP_TEST_TIMEOUT_S)
 	ASSERT_EQ(0, nic_xdp_query(self->uplink_ifindex, &prog_id, &mode));
 	ASSERT_EQ(0, prog_id);
 	ASSERT_EQ(XDP_ATTACHED_NONE, mode);
-	ASSERT_EQ_LOG(NULL, if_indextoname(self->target_ifindex, name),
-		      "%s (ifindex %u) is still there", name,
-		      self->target_ifindex);
-	ASSERT_EQ(-ENOENT,
-		  kpf_list_rules(self->ctl, self->uplink_ifindex, NULL, &n));
-	ASSERT_EQ(0, kpf_list_rules(self->ctl, 0, NULL, &n));
-	ASSERT_EQ(0, n);
+	assert_detached(_metadata, self);
 
 	ASSERT_EQ(0, nic_wait_carrier(self->uplink, CARRIER_MS));
 	ASSERT_HOST_OPEN(&host);
@@ -682,6 +698,84 @@ TEST_F_TIMEOUT(xdp, xdp_detach_removes_program, XDP_TEST_TIMEOUT_S)
 	ASSERT_EQ(0, pi.counters[KPF_PORT_RX_FRAMES]);
 	frame_rx_close(&host);
 	rx_vm_free(&g);
+}
+
+/*
+ * The virtio-net driver is unbound from its virtio device while the
+ * classifier redirects frames into a guest that takes them flipped: the
+ * interface goes with its XDP program, and the module detaches by itself
+ * (the uplink, its rules and the kpfxN target are gone); every frame the
+ * port got is delivered or counted as dropped, and the guest goes on.
+ * Bound again, the NIC comes back under its name, without a program, and
+ * `kvm-pageflip attach` makes it deliver to the same guest again.
+ */
+TEST_F_TIMEOUT(xdp, xdp_driver_unbound_while_frames_flip, XDP_TEST_TIMEOUT_S)
+{
+	struct frame_spec s = stream(0, 0, mac_a);
+	const struct frame_spec after = stream(1, 0, mac_a);
+	struct frame_sender snd = { .tx = &self->tx,
+				    .specs = &s,
+				    .nr_specs = 1 };
+	struct kpf_port_info pi;
+	const __u64 *c = pi.counters;
+	struct proc_output o;
+	uint64_t delivered;
+	uint32_t prog_id;
+	struct rx_vm g;
+	uint8_t mode;
+	int ifindex;
+
+	guest_create(_metadata, self->ctl, &g, mac_a,
+		     RXG_F_LOSSY | RXG_F_UNORDERED);
+	rx_vm_expect(&g, 0, 0, UINT32_MAX);
+	rx_vm_expect(&g, 1, 0, UINT32_MAX);
+	ASSERT_CLI(&o, "rule add %s mac %s port %u", self->uplink, MAC_A,
+		   g.port.id);
+	ASSERT_STARTED(&g);
+	memcpy(s.src, self->tx_mac, 6);
+	ASSERT_EQ(0, frame_sender_start(&snd));
+	ASSERT_GUEST_GOT(&g, 16);
+	unbind_while_sending(_metadata, self->uplink, &self->unbound,
+			     &self->driver_unbound, &snd);
+	self->attached = false;
+	assert_detached(_metadata, self);
+	ASSERT_EQ(-ENOENT, kpf_uplink_detach(self->ctl, self->uplink_ifindex));
+	ASSERT_EQ(0, kpf_port_settle(self->ctl, g.port.id, &pi, SETTLE_MS,
+				     XDP_WAIT_MS));
+	ASSERT_EQ(KPF_PORT_STATE_RUNNING, pi.state);
+	ASSERT_EQ(0, c[KPF_PORT_RING_ERRORS]);
+	delivered = c[KPF_PORT_DELIVERED];
+	ASSERT_EQ(c[KPF_PORT_RX_FRAMES],
+		  delivered + c[KPF_PORT_DROP_NO_BUFFER] +
+			  c[KPF_PORT_DROP_QUEUE_FULL] +
+			  c[KPF_PORT_DROP_RING_ERROR] +
+			  c[KPF_PORT_DROP_OVERSIZE] + c[KPF_PORT_DROP_RUNT] +
+			  c[KPF_PORT_DROP_NOMEM]);
+	ASSERT_EQ(delivered, c[KPF_PORT_FLIPPED] + c[KPF_PORT_COPIED]);
+	ASSERT_GUEST_GOT(&g, delivered);
+	TH_LOG("%s unbound after %llu of %u frames (%llu flipped)",
+	       self->uplink, delivered, snd.sent, c[KPF_PORT_FLIPPED]);
+
+	/* Bound again: no program, and attach works as on a fresh NIC. */
+	ifindex = nic_driver_bind(&self->unbound, CARRIER_MS);
+	ASSERT_LE_LOG(1, ifindex, "bind %s: %s", self->uplink,
+		      strerror(-ifindex));
+	self->driver_unbound = false;
+	self->uplink_ifindex = ifindex;
+	ASSERT_EQ(0, nic_xdp_query(ifindex, &prog_id, &mode));
+	ASSERT_EQ(0, prog_id);
+	ASSERT_EQ(0, nic_uplink_prepare(self->uplink));
+	ASSERT_EQ(0, nic_wait_carrier(self->uplink, CARRIER_MS));
+	self->attached = true;
+	ASSERT_CLI(&o, "attach %s --mode xdp", self->uplink);
+	ASSERT_CLI(&o, "rule add %s mac %s port %u", self->uplink, MAC_A,
+		   g.port.id);
+	ASSERT_SENT(&after, 0, FRAMES);
+	ASSERT_GUEST_GOT(&g, delivered + FRAMES);
+	WRITE_ONCE(g.rxg->expect_frames, delivered + FRAMES);
+	ASSERT_FINISHED(&g, 1);
+	rx_vm_free(&g);
+	ASSERT_MODULE_IDLE(self->ctl);
 }
 
 TEST_HARNESS_MAIN

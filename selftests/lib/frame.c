@@ -250,6 +250,46 @@ int frame_send_seq(struct frame_tx *tx, const struct frame_spec *s,
 	return 0;
 }
 
+static void *frame_sender_run(void *arg)
+{
+	struct frame_sender *snd = arg;
+	struct frame_spec f;
+	unsigned int i;
+	uint32_t n;
+
+	for (n = 0; !__atomic_load_n(&snd->stop, __ATOMIC_RELAXED) &&
+		    (!snd->count || n < snd->count);
+	     n++) {
+		for (i = 0; i < snd->nr_specs; i++) {
+			f = snd->specs[i];
+			f.seq += n;
+			snd->err = frame_send_seq(snd->tx, &f, 1);
+			if (snd->err)
+				goto out;
+		}
+		__atomic_store_n(&snd->sent, n + 1, __ATOMIC_RELEASE);
+	}
+out:
+	__atomic_store_n(&snd->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int frame_sender_start(struct frame_sender *snd)
+{
+	snd->sent = 0;
+	snd->done = 0;
+	snd->err = 0;
+	snd->stop = 0;
+	return -pthread_create(&snd->thread, NULL, frame_sender_run, snd);
+}
+
+int frame_sender_stop(struct frame_sender *snd)
+{
+	__atomic_store_n(&snd->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(snd->thread, NULL);
+	return snd->err;
+}
+
 /* Keeps frames with FRAME_MAGIC behind zero, one or two tags. */
 static int frame_rx_filter(int fd)
 {

@@ -19,6 +19,7 @@
 #ifndef KPF_FRAME_H
 #define KPF_FRAME_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -161,6 +162,31 @@ int frame_send(struct frame_tx *tx, const struct frame_spec *s);
  */
 int frame_send_seq(struct frame_tx *tx, const struct frame_spec *s,
 		   uint32_t count);
+
+/*
+ * A thread that sends frames while the test does something else: one
+ * frame of each of @specs in turn (seq from each spec's seq on, payloads
+ * as frame_send_seq()), @count rounds or, with @count 0, until
+ * frame_sender_stop().
+ */
+struct frame_sender {
+	struct frame_tx *tx;
+	const struct frame_spec *specs;
+	unsigned int nr_specs;
+	uint32_t count;
+	/* Written by the thread. */
+	uint32_t sent; /* rounds sent so far */
+	int done; /* it has stopped */
+	int err; /* why, if a send failed */
+	/* Private. */
+	int stop;
+	pthread_t thread;
+};
+
+/* 0 or a negative errno. */
+int frame_sender_start(struct frame_sender *snd);
+/* Stops the thread (at once, even with a @count) and returns its err. */
+int frame_sender_stop(struct frame_sender *snd);
 
 /*
  * The host-side checker: what reaches the host stack on an interface

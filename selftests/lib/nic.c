@@ -4,6 +4,7 @@
  * devices; and the XDP program of a NIC, through rtnetlink.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -288,4 +289,176 @@ int nic_vlan_del(const char *name)
 
 	snprintf(args.device1, sizeof(args.device1), "%s", name);
 	return nic_vlan_ioctl(&args);
+}
+
+/* Room for an rtnetlink link request and its few attributes. */
+struct nic_link_req {
+	struct nlmsghdr nh;
+	struct ifinfomsg ifi;
+	char attrs[256];
+};
+
+/* Appends attribute @type of @len bytes at @data (may be NULL) to @req. */
+static struct rtattr *nic_rta_add(struct nic_link_req *req, int type,
+				  const void *data, size_t len)
+{
+	struct rtattr *rta =
+		(struct rtattr *)((char *)req + NLMSG_ALIGN(req->nh.nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	if (data)
+		memcpy(RTA_DATA(rta), data, len);
+	req->nh.nlmsg_len =
+		NLMSG_ALIGN(req->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	return rta;
+}
+
+/* Sends @req on a throwaway rtnetlink socket; 0 or the kernel's errno. */
+static int nic_link_request(struct nic_link_req *req)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	int fd, ret = 0;
+	ssize_t n;
+
+	req->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	n = -1;
+	if (send(fd, req, req->nh.nlmsg_len, 0) == (ssize_t)req->nh.nlmsg_len)
+		n = recv(fd, &ack, sizeof(ack), 0);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n < sizeof(ack) || ack.nh.nlmsg_type != NLMSG_ERROR)
+		ret = -EPROTO;
+	else
+		ret = ack.err.error;
+	close(fd);
+	return ret;
+}
+
+int nic_link_add(const char *name, const char *kind, int link)
+{
+	struct nic_link_req req = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+			.nlmsg_type = RTM_NEWLINK,
+			.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL },
+		.ifi = { .ifi_family = AF_UNSPEC },
+	};
+	struct rtattr *info;
+
+	nic_rta_add(&req, IFLA_IFNAME, name, strlen(name) + 1);
+	if (link)
+		nic_rta_add(&req, IFLA_LINK, &link, sizeof(link));
+	info = nic_rta_add(&req, IFLA_LINKINFO, NULL, 0);
+	nic_rta_add(&req, IFLA_INFO_KIND, kind, strlen(kind));
+	info->rta_len = (char *)&req + req.nh.nlmsg_len - (char *)info;
+	return nic_link_request(&req);
+}
+
+int nic_link_del(const char *name)
+{
+	struct nic_link_req req = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+			.nlmsg_type = RTM_DELLINK },
+		.ifi = { .ifi_family = AF_UNSPEC },
+	};
+
+	nic_rta_add(&req, IFLA_IFNAME, name, strlen(name) + 1);
+	return nic_link_request(&req);
+}
+
+/* Writes @val to the sysfs file @dir/@file.  0 or a negative errno. */
+static int nic_sysfs_write(const char *dir, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	ssize_t len = strlen(val);
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int nic_driver_unbind(const char *name, struct nic_driver *d)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+	const char *id;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", name);
+	if (!realpath(path, real) || strlen(real) >= sizeof(d->device))
+		return -ENOENT;
+	memcpy(d->device, real, strlen(real) + 1);
+	snprintf(path, sizeof(path), "%s/driver", d->device);
+	if (!realpath(path, real) || strlen(real) >= sizeof(d->driver))
+		return -ENOENT;
+	memcpy(d->driver, real, strlen(real) + 1);
+	id = strrchr(d->device, '/') + 1;
+	return nic_sysfs_write(d->driver, "unbind", id);
+}
+
+/* The interface of device @device, in @name; 0 or -ENOENT. */
+static int nic_of_device(const char *device, char *name, size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	int ret = -ENOENT;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/net", device);
+	dir = opendir(path);
+	if (!dir)
+		return -ENOENT;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= size)
+			continue;
+		memcpy(name, e->d_name, strlen(e->d_name) + 1);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+int nic_driver_bind(const struct nic_driver *d, unsigned int ms)
+{
+	const char *id = strrchr(d->device, '/') + 1;
+	struct timespec start, now;
+	char name[IF_NAMESIZE];
+	struct ifreq ifr = { 0 };
+	int ret, ifindex;
+
+	ret = nic_sysfs_write(d->driver, "bind", id);
+	if (ret)
+		return ret;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while ((ret = nic_of_device(d->device, name, sizeof(name)))) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 +
+			    (now.tv_nsec - start.tv_nsec) / 1000000 >=
+		    ms)
+			return -ETIMEDOUT;
+		usleep(NIC_CARRIER_POLL_MS * 1000);
+	}
+	if (strcmp(name, d->name)) {
+		/* A fresh interface is down: it can be renamed at once. */
+		snprintf(ifr.ifr_newname, sizeof(ifr.ifr_newname), "%s",
+			 d->name);
+		ret = nic_ioctl(name, SIOCSIFNAME, &ifr);
+		if (ret)
+			return ret;
+	}
+	ifindex = if_nametoindex(d->name);
+	return ifindex ? ifindex : -errno;
 }

@@ -8,6 +8,7 @@
 #ifndef KPF_NIC_H
 #define KPF_NIC_H
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,5 +72,36 @@ int nic_iommu_group(const char *name);
 /* An 802.1Q device @lower.@vid (8021q); its name is written to @name. */
 int nic_vlan_add(const char *lower, uint16_t vid, char *name, size_t size);
 int nic_vlan_del(const char *name);
+
+/*
+ * A virtual device of rtnetlink kind @kind ("veth", "macvlan") named
+ * @name, on top of @link (an ifindex, 0: none), in the caller's network
+ * namespace.  A veth's peer gets a name of the kernel's choosing and goes
+ * with it.  0 or a negative errno (-EOPNOTSUPP: no such kind).
+ */
+int nic_link_add(const char *name, const char *kind, int link);
+/* Deletes the device @name (and a veth's peer).  0 or a negative errno. */
+int nic_link_del(const char *name);
+
+/* A NIC whose driver a test unbound, and how to give it back. */
+struct nic_driver {
+	char name[IF_NAMESIZE]; /* the interface's name before the unbind */
+	char device[256]; /* its device in sysfs (PCI function, virtio) */
+	char driver[256]; /* the driver's directory in sysfs */
+};
+
+/*
+ * Unbinds the driver of interface @name from its device (the PCI
+ * function of an e1000e, the virtio device of a virtio-net), which
+ * unregisters the interface; @d records what nic_driver_bind() needs.
+ * 0 or a negative errno.
+ */
+int nic_driver_unbind(const char *name, struct nic_driver *d);
+/*
+ * Binds the driver again and waits up to @ms for its interface, which
+ * gets its old name back if the kernel chose another.  The interface's
+ * new ifindex, or a negative errno.
+ */
+int nic_driver_bind(const struct nic_driver *d, unsigned int ms);
 
 #endif /* KPF_NIC_H */

@@ -19,7 +19,8 @@
  *    vlan_tci, or still in the frame) is rxg.vlan[stream], a unicast
  *    destination is rxg.mac (unless that is all zeros: a VLAN-only rule);
  *  - its sequence number is the next of its stream and below
- *    rxg.expect[stream] (RXG_F_LOSSY: above the last one only).
+ *    rxg.expect[stream] (RXG_F_LOSSY: above the last one only;
+ *    RXG_F_UNORDERED as well: any).
  *
  * It then posts the slots again.  It returns (DONE) once rxg.final is set
  * and every stream has all of rxg.expect[] (RXG_F_LOSSY: rxg.expect_frames
@@ -51,6 +52,12 @@
  * the tail (Documentation/guest-protocol.rst).
  */
 #define RXG_F_SCRUBBED (1U << 2)
+/*
+ * With RXG_F_LOSSY: frames of a stream may also come out of order (an
+ * emulated NIC under load reorders a few, before any rx_handler sees
+ * them); every other check stays.
+ */
+#define RXG_F_UNORDERED (1U << 3)
 
 /* rxg.garbage: how the guest corrupts its ring once go is set. */
 enum rxg_garbage {

@@ -387,10 +387,11 @@ struct kpf_region_flip {
  * Needs CAP_NET_ADMIN.  Installs the module's rx_handler on the device.
  *
  * Errors: EPERM no CAP_NET_ADMIN.  ENODEV no such device.  EINVAL not an
- * Ethernet device, or not in the initial network namespace.  EEXIST already
- * attached.  EBUSY the device already has an rx_handler (a bridge, bond,
- * macvlan or team port).  ENOBUFS as well as ENOMEM when memory runs out
- * (the network core's errno while it registers the redirect target).
+ * Ethernet device, the module's own redirect target, or not in the initial
+ * network namespace.  EEXIST already attached.  EBUSY the device already has
+ * an rx_handler (a bridge, bond, macvlan or team port).  ENOBUFS as well as
+ * ENOMEM when memory runs out (the network core's errno while it registers
+ * the redirect target).
  */
 struct kpf_uplink_attach {
 	__u32 size;
@@ -456,11 +457,11 @@ struct kpf_rule {
  *
  * Needs CAP_NET_ADMIN.  The rule takes effect for the next frame received.
  *
- * Errors: EPERM no CAP_NET_ADMIN.  ENOENT the uplink is not attached or no
- * port has @rule.port_id.  EINVAL no match bit, a VLAN above KPF_VLAN_MAX,
- * a multicast or all-zero MAC, or a non-zero unused key part.  EOPNOTSUPP an
- * unknown match bit.  EEXIST a rule with the same key exists on the uplink.
- * ENOSPC the uplink has 4096 rules.
+ * Errors: EPERM no CAP_NET_ADMIN.  ENODEV @rule.ifindex is not an attached
+ * uplink.  ENOENT no port has @rule.port_id.  EINVAL no match bit, a VLAN
+ * above KPF_VLAN_MAX, a multicast or all-zero MAC, or a non-zero unused key
+ * part.  EOPNOTSUPP an unknown match bit.  EEXIST a rule with the same key
+ * exists on the uplink.  ENOSPC the uplink has 4096 rules.
  */
 struct kpf_rule_add {
 	__u32 size;
@@ -479,8 +480,8 @@ struct kpf_rule_add {
  * Needs CAP_NET_ADMIN.  Once the call returns, no frame is classified by
  * the rule any more.
  *
- * Errors: EPERM, EINVAL and EOPNOTSUPP as for KPF_RULE_ADD.  ENOENT no such
- * uplink or rule.
+ * Errors: EPERM, EINVAL, EOPNOTSUPP and ENODEV as for KPF_RULE_ADD.  ENOENT
+ * the uplink has no rule with that key.
  */
 struct kpf_rule_del {
 	__u32 size;
