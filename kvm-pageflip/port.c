@@ -236,18 +236,25 @@ static struct file *kpf_port_eventfd(int fd, const char *what,
 	return file;
 }
 
-/* Wait on the doorbell eventfd @fd. */
-static int kpf_port_kick_start(struct kpf_port *port, int fd)
+/* Take the doorbell eventfd @fd; kpf_port_kick_start() waits on it. */
+static int kpf_port_kick_get(struct kpf_port *port, int fd)
 {
 	struct file *file = kpf_port_eventfd(fd, "kick_fd", NULL);
 
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	port->kick_file = file;
+	return 0;
+}
+
+/* Wait on the doorbell eventfd, if the port has one. */
+static void kpf_port_kick_start(struct kpf_port *port)
+{
+	if (!port->kick_file)
+		return;
 	init_waitqueue_func_entry(&port->kick_wait, kpf_port_kick_wake);
 	init_poll_funcptr(&port->kick_pt, kpf_port_kick_queue);
-	vfs_poll(file, &port->kick_pt);
-	return 0;
+	vfs_poll(port->kick_file, &port->kick_pt);
 }
 
 /* Stop the doorbell and the worker; they stay stopped.  Idempotent. */
@@ -440,8 +447,14 @@ int kpf_port_create(struct kpf_region *region, struct kpf_region_add_port *cmd)
 		ret = -ENOMEM;
 		goto err_free;
 	}
+	/* Both eventfds are checked before the control slots are touched. */
 	if (cmd->irq_fd != -1) {
 		ret = kpf_port_irq_get(port, cmd->irq_fd);
+		if (ret)
+			goto err_free;
+	}
+	if (cmd->kick_fd != -1) {
+		ret = kpf_port_kick_get(port, cmd->kick_fd);
 		if (ret)
 			goto err_free;
 	}
@@ -471,11 +484,7 @@ int kpf_port_create(struct kpf_region *region, struct kpf_region_add_port *cmd)
 	ret = kpf_port_map_ring(port);
 	if (ret)
 		goto err_unlist;
-	if (cmd->kick_fd != -1) {
-		ret = kpf_port_kick_start(port, cmd->kick_fd);
-		if (ret)
-			goto err_unlist;
-	}
+	kpf_port_kick_start(port);
 
 	cmd->out_port_id = port->id;
 	cmd->out_ring_pages = port->ring_pages;

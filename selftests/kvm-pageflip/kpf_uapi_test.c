@@ -1656,10 +1656,25 @@ TEST_F(uapi, add_port_copybreak_above_max)
 	ASSERT_ADD_PORT_FAILS(EINVAL, 0, 2, -1, -1, KPF_COPYBREAK_DEFAULT - 1);
 }
 
+/*
+ * Neither eventfd is taken as valid after the control slots were zeroed:
+ * what the would-be control slots held is still there.
+ */
 TEST_F(uapi, add_port_kick_fd_not_eventfd)
 {
+	size_t len = KPF_RING_PAGES(2) * PAGE_SIZE, i;
+	uint8_t *mem;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   self->env.region_fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	memset(mem, 0xa5, len);
 	ASSERT_ADD_PORT_FAILS(EINVAL, 0, 2, self->env.ctl, -1,
 			      KPF_COPYBREAK_DEFAULT);
+	for (i = 0; i < len && mem[i] == 0xa5; i++)
+		;
+	EXPECT_EQ(len, i);
+	munmap(mem, len);
 }
 
 TEST_F(uapi, add_port_irq_fd_not_eventfd)
