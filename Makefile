@@ -8,12 +8,13 @@
 #   make demo            the main job: a guest watching pages flipped into it
 #   make bench           flip against copy, batch against single (test VM)
 #   make check           static checks (sparse, checkpatch, clang-format)
+#   make qemu            QEMU with the kvm-pageflip device (tools/qemu/build.sh)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 CURDIR_ABS := $(abspath $(CURDIR))
 
-.PHONY: all module tools selftests test demo bench check clean install
+.PHONY: all module tools selftests test demo bench check qemu clean install
 
 all: module tools selftests
 
@@ -37,6 +38,9 @@ bench:
 
 check:
 	scripts/check.sh
+
+qemu:
+	tools/qemu/build.sh
 
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR_ABS) modules_install

@@ -7,6 +7,7 @@
  * caller, and only then are they published and their fd installed, so a
  * failing call leaves nothing behind.
  */
+#include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm_pageflip.h>
@@ -15,6 +16,7 @@
 #include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include "binding.h"
 #include "chardev.h"
 #include "ctx.h"
@@ -181,12 +183,18 @@ static int kpf_ioctl_list_bindings(struct kpf_ucmd *ucmd)
 	return kpf_ucmd_respond(ucmd);
 }
 
-/* Changing where frames go is network administration. */
-static int kpf_net_admin(void)
+/*
+ * Changing where frames go is network administration.  The control fd
+ * carries its opener's privilege, as a socket carries its creator's: a
+ * launcher with CAP_NET_ADMIN may open the node and hand the fd to an
+ * unprivileged VMM.  The caller's own CAP_NET_ADMIN counts as well.
+ */
+static int kpf_net_admin(struct kpf_ucmd *ucmd)
 {
-	if (capable(CAP_NET_ADMIN))
+	if (file_ns_capable(ucmd->file, &init_user_ns, CAP_NET_ADMIN) ||
+	    capable(CAP_NET_ADMIN))
 		return 0;
-	kpf_user_err("needs CAP_NET_ADMIN\n");
+	kpf_user_err("needs CAP_NET_ADMIN (caller or fd opener)\n");
 	return -EPERM;
 }
 
@@ -195,7 +203,7 @@ static int kpf_ioctl_uplink_attach(struct kpf_ucmd *ucmd)
 	struct kpf_uplink_attach *cmd = ucmd->cmd;
 	int ret;
 
-	ret = kpf_net_admin();
+	ret = kpf_net_admin(ucmd);
 	if (ret)
 		return ret;
 	ret = kpf_uplink_attach(cmd->ifindex, &cmd->out_xdp_ifindex);
@@ -214,7 +222,7 @@ static int kpf_ioctl_uplink_detach(struct kpf_ucmd *ucmd)
 
 	if (cmd->__reserved)
 		return kpf_ucmd_reserved(ucmd);
-	ret = kpf_net_admin();
+	ret = kpf_net_admin(ucmd);
 	if (ret)
 		return ret;
 	return kpf_uplink_detach(cmd->ifindex);
@@ -225,7 +233,7 @@ static int kpf_ioctl_rule_add(struct kpf_ucmd *ucmd)
 	struct kpf_rule_add *cmd = ucmd->cmd;
 	int ret;
 
-	ret = kpf_net_admin();
+	ret = kpf_net_admin(ucmd);
 	if (ret)
 		return ret;
 	return kpf_uplink_rule_add(&cmd->rule);
@@ -236,7 +244,7 @@ static int kpf_ioctl_rule_del(struct kpf_ucmd *ucmd)
 	struct kpf_rule_del *cmd = ucmd->cmd;
 	int ret;
 
-	ret = kpf_net_admin();
+	ret = kpf_net_admin(ucmd);
 	if (ret)
 		return ret;
 	/* The port is not part of the key. */
@@ -274,7 +282,7 @@ static int kpf_ioctl_port_set(struct kpf_ucmd *ucmd)
 {
 	int ret;
 
-	ret = kpf_net_admin();
+	ret = kpf_net_admin(ucmd);
 	if (ret)
 		return ret;
 	return kpf_port_set(ucmd->cmd);
@@ -313,7 +321,7 @@ static long kpf_ctl_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
 	return kpf_ioctl_dispatch(kpf_ctl_ops, ARRAY_SIZE(kpf_ctl_ops),
-				  KPF_CMD_BASE, cmd, arg, file->private_data);
+				  KPF_CMD_BASE, cmd, arg, file);
 }
 
 static int kpf_ctl_open(struct inode *inode, struct file *file)

@@ -47,14 +47,14 @@ struct kpf_ucmd_header {
  * @base: _IOC_NR of the table's first command
  * @cmd: the ioctl number
  * @arg: the user pointer to the command struct
- * @obj: what the fd refers to, passed to the handler
+ * @file: the fd; its private_data is what it refers to, passed to the handler
  *
  * Return: the handler's result, or -ENOTTY, -EFAULT, -EINVAL, -E2BIG,
  * -EOPNOTSUPP as the uapi header describes.
  */
 long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,
 			unsigned int base, unsigned int cmd, unsigned long arg,
-			void *obj)
+			struct file *file)
 {
 	void __user *ubuffer = (void __user *)arg;
 	const struct kpf_ioctl_op *op;
@@ -101,7 +101,8 @@ long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,
 		.user_size = user_size,
 		.cmd_size = op->size,
 		.cmd = &buf,
-		.obj = obj,
+		.obj = file->private_data,
+		.file = file,
 		.ioctl_num = cmd,
 	};
 	return op->execute(&ucmd);

@@ -7,6 +7,8 @@
 #include <linux/stddef.h>
 #include <linux/types.h>
 
+struct file;
+
 /*
  * One rate-limited line per request refused because of what userspace
  * passed, naming the caller; never a stack trace.
@@ -22,6 +24,7 @@
  * @cmd_size: size of the kernel's struct
  * @cmd: kernel copy of the struct, zero-extended to @cmd_size
  * @obj: what the fd refers to (struct kpf_ctx or struct kpf_region)
+ * @file: the fd's file, whose opener's credentials may count
  * @ioctl_num: the ioctl number, for messages
  */
 struct kpf_ucmd {
@@ -30,6 +33,7 @@ struct kpf_ucmd {
 	u32 cmd_size;
 	void *cmd;
 	void *obj;
+	struct file *file;
 	unsigned int ioctl_num;
 };
 
@@ -61,7 +65,7 @@ struct kpf_ioctl_op {
 
 long kpf_ioctl_dispatch(const struct kpf_ioctl_op *ops, unsigned int nr_ops,
 			unsigned int base, unsigned int cmd, unsigned long arg,
-			void *obj);
+			struct file *file);
 int kpf_ucmd_respond(struct kpf_ucmd *ucmd);
 int kpf_ucmd_reserved(struct kpf_ucmd *ucmd);
 

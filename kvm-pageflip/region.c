@@ -157,8 +157,7 @@ static long kpf_region_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
 	return kpf_ioctl_dispatch(kpf_region_ops, ARRAY_SIZE(kpf_region_ops),
-				  KPF_REGION_CMD_BASE, cmd, arg,
-				  file->private_data);
+				  KPF_REGION_CMD_BASE, cmd, arg, file);
 }
 
 static const struct file_operations kpf_region_fops = {

@@ -20,6 +20,9 @@ cache=/var/cache/kvm-pageflip/check
 tarball=/usr/src/linux-source-6.12.tar.xz
 failed=0
 
+# The QEMU device is QEMU's code and follows QEMU's coding style instead.
+QEMU_STYLE=(':!tools/qemu/*')
+
 say() { echo "check: $*"; }
 
 fail() {
@@ -63,7 +66,7 @@ run_checkpatch() {
 		grep -v '^total:' && fail "checkpatch (module)"
 	say "checkpatch on userspace (tools/, selftests/)"
 	"${cp[@]}" --ignore PREFER_DEFINED_ATTRIBUTE_MACRO,PREFER_PRINTF,PREFER_PACKED,PREFER_ALIGNED,SPLIT_STRING,AVOID_EXTERNS,NEW_TYPEDEFS,VOLATILE,EMBEDDED_FUNCTION_NAME,PREFER_KERNEL_TYPES \
-		$(git ls-files 'tools/*.[ch]' 'selftests/*.[ch]') |
+		$(git ls-files 'tools/*.[ch]' 'selftests/*.[ch]' "${QEMU_STYLE[@]}") |
 		grep -v '^total:' && fail "checkpatch (userspace)"
 	return 0
 }
@@ -71,7 +74,7 @@ run_checkpatch() {
 run_clang_format() {
 	local f bad=0
 	say "clang-format --dry-run against the kernel's .clang-format"
-	for f in $(git ls-files '*.[ch]'); do
+	for f in $(git ls-files '*.[ch]' "${QEMU_STYLE[@]}"); do
 		clang-format --style="file:$cache/.clang-format" --dry-run --Werror "$f" 2>/dev/null || {
 			echo "  $f: run clang-format --style=file:$cache/.clang-format -i $f"
 			bad=1

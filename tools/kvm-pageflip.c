@@ -9,7 +9,8 @@
  * answers --help.  This file holds the table, the help texts and main(),
  * which parses a command line against the table.  The commands live in
  * module.c (info, bindings, stats), uplink.c (attach, detach, rules, sync)
- * and port.c (ports, port set); classifier.c holds the XDP classifier and
+ * port.c (ports, port set) and launch.c (qemu); classifier.c holds the XDP
+ * classifier and
  * common.c what they all use.  Every error is one line on stderr and a
  * non-zero exit status: 1 for a failure, 2 for a malformed command line.
  */
@@ -24,6 +25,13 @@ static const struct cmd_opt attach_opts[] = {
 	{ "mode", 'm', "xdp|skb",
 	  "xdp (default): the XDP classifier in native mode and the "
 	  "rx_handler; skb: the rx_handler only (any driver; copies)" },
+	{}
+};
+
+static const struct cmd_opt qemu_opts[] = {
+	{ "uplink", 'u', "DEV",
+	  "the attached uplink the device's frames come from and go to" },
+	{ "user", 'U', "USER", "run QEMU as USER (a member of group kvm)" },
 	{}
 };
 
@@ -88,6 +96,15 @@ static const struct command commands[] = {
 	  "BYTES (0 .. 65536) are copied even when their page could be "
 	  "flipped; 0 flips whatever can be flipped, 65536 always copies.",
 	  cmd_port_set },
+	{ "qemu", "-- QEMU [ARGS]", 1, 1 << 20, qemu_opts,
+	  "run QEMU with -device kvm-pageflip, needing no privilege",
+	  "Open the control node and an AF_PACKET socket bound to DEV, add "
+	  "uplink=DEV (unless given), ctl-fd and tx-fd to the one '-device "
+	  "kvm-pageflip,...' of the QEMU command line, become USER and exec "
+	  "QEMU.  The control fd carries the launcher's CAP_NET_ADMIN to the "
+	  "module's rule ioctls, so QEMU needs no capability.  DEV must be "
+	  "attached; '--' ends the launcher's options.",
+	  cmd_qemu },
 };
 
 /* The words of a command's name: 1 or 2, the second in *@second. */

@@ -108,5 +108,6 @@ int cmd_rules(const struct cmd_args *a);
 int cmd_sync(const struct cmd_args *a);
 int cmd_ports(const struct cmd_args *a);
 int cmd_port_set(const struct cmd_args *a);
+int cmd_qemu(const struct cmd_args *a);
 
 #endif /* KVM_PAGEFLIP_CLI_H */

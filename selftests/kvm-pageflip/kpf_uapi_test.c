@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -1195,6 +1196,79 @@ TEST_F(uapi, mmap_by_other_process)
 	code = WEXITSTATUS(status);
 	ASSERT_EQ_LOG(0, code, "child's mmap: %s",
 		      code == 100 ? "succeeded" : strerror(code));
+}
+
+/* Drops CAP_NET_ADMIN from every capability set of the calling thread. */
+static int drop_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	unsigned int i = CAP_TO_INDEX(CAP_NET_ADMIN);
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[i].effective &= ~CAP_TO_MASK(CAP_NET_ADMIN);
+	data[i].permitted &= ~CAP_TO_MASK(CAP_NET_ADMIN);
+	data[i].inheritable &= ~CAP_TO_MASK(CAP_NET_ADMIN);
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+/* KPF_PORT_SET of @port_id on @ctl: 0 or an errno. */
+static int port_set(int ctl, uint32_t port_id)
+{
+	struct kpf_port_set set = {
+		.size = sizeof(set),
+		.port_id = port_id,
+		.copybreak = KPF_COPYBREAK_DEFAULT,
+	};
+
+	return -raw_ioctl(ctl, KPF_PORT_SET, &set);
+}
+
+/*
+ * The control fd carries its opener's CAP_NET_ADMIN: a child without it is
+ * refused on an fd it opened itself (EPERM), and allowed on the fd its
+ * privileged parent opened, as an unprivileged VMM given the fd by a
+ * launcher is.  KPF_PORT_SET stands for every CAP_NET_ADMIN ioctl.
+ */
+TEST_F(uapi, net_admin_of_fd_opener)
+{
+	struct kpf_region_add_port add = {
+		.size = sizeof(add),
+		.ring_size = 2,
+		.kick_fd = -1,
+		.irq_fd = -1,
+		.copybreak = KPF_COPYBREAK_DEFAULT,
+	};
+	int status, code;
+	pid_t pid;
+
+	ASSERT_EQ(0, raw_ioctl(self->env.region_fd, KPF_REGION_ADD_PORT, &add));
+	ASSERT_EQ(0, port_set(self->env.ctl, add.out_port_id));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int own;
+
+		if (drop_net_admin())
+			_exit(101);
+		own = kpf_open();
+		if (own < 0)
+			_exit(102);
+		if (port_set(own, add.out_port_id) != EPERM)
+			_exit(103);
+		_exit(port_set(self->env.ctl, add.out_port_id));
+	}
+	ASSERT_EQ(0, wait_child(pid, &status, CHILD_TIMEOUT_MS));
+	ASSERT_TRUE(WIFEXITED(status));
+	code = WEXITSTATUS(status);
+	ASSERT_NE_LOG(101, code, "the child could not drop CAP_NET_ADMIN");
+	ASSERT_NE_LOG(102, code, "the child could not open the node");
+	ASSERT_NE_LOG(103, code, "own fd not refused with EPERM");
+	ASSERT_EQ_LOG(0, code, "the parent's fd in the child: %s",
+		      strerror(code));
 }
 
 /* Stages @n small frames into @handles. */

@@ -368,6 +368,12 @@ struct kpf_region_flip {
  * Uplinks and rules belong to the module, not to the fd that made them; they
  * last until they are detached or deleted, the device goes away, or (for
  * rules) their port goes away.  Ports belong to their region.
+ *
+ * "Needs CAP_NET_ADMIN" below means CAP_NET_ADMIN in the initial user
+ * namespace either of the caller or of whoever opened the control fd (the
+ * credentials the fd was opened with, as a socket keeps its creator's).  A
+ * privileged launcher may therefore open /dev/kvm-pageflip and pass the fd
+ * to an unprivileged VMM, which can then add and delete its own rules.
  */
 
 /* VLAN of a frame without a tag, or with a priority tag (VID 0). */
