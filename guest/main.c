@@ -329,6 +329,8 @@ static int kpfn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pci_enable_device_mem(pdev);
 	if (ret)
 		goto err_free_netdev;
+	/* MSI-X messages are the function's memory writes. */
+	pci_set_master(pdev);
 	ret = pci_request_regions(pdev, KBUILD_MODNAME);
 	if (ret)
 		goto err_disable;

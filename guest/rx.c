@@ -220,7 +220,8 @@ static struct sk_buff *kpfn_rx_build(struct kpfn_dev *kd,
 	void *va;
 	u32 i = 0, hlen;
 
-	if (e->offset + e->len <= KPFN_HEAD_MAX) {
+	/* eth_type_trans() needs the Ethernet header in the head. */
+	if (e->len >= ETH_HLEN && e->offset + e->len <= KPFN_HEAD_MAX) {
 		skb = napi_build_skb(kpfn_slot_va(kd, e->slot), PAGE_SIZE);
 		if (!skb)
 			return NULL;
@@ -243,7 +244,10 @@ static struct sk_buff *kpfn_rx_build(struct kpfn_dev *kd,
 	if (skb_headlen(skb))
 		return skb;
 
-	/* No room for an skb head in the page: pull the headers. */
+	/*
+	 * No room for an skb head in the page, or a first element shorter
+	 * than an Ethernet header: pull the headers.
+	 */
 	va = kpfn_slot_va(kd, e->slot) + e->offset;
 	hlen = eth_get_headlen(kd->ndev, va, min_t(u32, e->len, KPFN_PULL_MAX));
 	hlen = clamp_t(u32, hlen, ETH_HLEN, min_t(u32, f->len, KPFN_PULL_MAX));
