@@ -68,24 +68,26 @@ static const char *const kpfn_gauge_names[] = {
 	(KPFN_RX_NR_STATS + KPFN_TX_NR_STATS + KPFN_EV_NR_STATS + \
 	 ARRAY_SIZE(kpfn_gauge_names))
 
-static void kpfn_rx_snapshot(struct kpfn_rx *rx, u64 *out)
+/* A consistent copy of @n counters guarded by @syncp. */
+static void kpfn_snapshot(const struct u64_stats_sync *syncp, const u64 *stats,
+			  u64 *out, size_t n)
 {
 	unsigned int start;
 
 	do {
-		start = u64_stats_fetch_begin(&rx->syncp);
-		memcpy(out, rx->stats, sizeof(rx->stats));
-	} while (u64_stats_fetch_retry(&rx->syncp, start));
+		start = u64_stats_fetch_begin(syncp);
+		memcpy(out, stats, n * sizeof(*stats));
+	} while (u64_stats_fetch_retry(syncp, start));
+}
+
+static void kpfn_rx_snapshot(struct kpfn_rx *rx, u64 *out)
+{
+	kpfn_snapshot(&rx->syncp, rx->stats, out, KPFN_RX_NR_STATS);
 }
 
 static void kpfn_tx_snapshot(struct kpfn_tx *tx, u64 *out)
 {
-	unsigned int start;
-
-	do {
-		start = u64_stats_fetch_begin(&tx->syncp);
-		memcpy(out, tx->stats, sizeof(tx->stats));
-	} while (u64_stats_fetch_retry(&tx->syncp, start));
+	kpfn_snapshot(&tx->syncp, tx->stats, out, KPFN_TX_NR_STATS);
 }
 
 /**

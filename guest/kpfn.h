@@ -241,6 +241,14 @@ static inline struct page *kpfn_slot_page(struct kpfn_dev *kd, u32 slot)
 	return pfn_to_page(kd->base_pfn + slot);
 }
 
+/* Add to a counter of a u64_stats_sync-guarded array; one writer. */
+static inline void kpfn_stat_add(struct u64_stats_sync *syncp, u64 *stat, u64 n)
+{
+	u64_stats_update_begin(syncp);
+	*stat += n;
+	u64_stats_update_end(syncp);
+}
+
 /* A single-writer event counter. */
 static inline void kpfn_event(struct kpfn_dev *kd, enum kpfn_event_stat ev,
 			      u64 n)

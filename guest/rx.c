@@ -48,9 +48,7 @@ static_assert(MAX_SKB_FRAGS >= KPFN_MAX_ELEMS);
 
 static void kpfn_rx_add(struct kpfn_rx *rx, enum kpfn_rx_stat stat, u64 n)
 {
-	u64_stats_update_begin(&rx->syncp);
-	rx->stats[stat] += n;
-	u64_stats_update_end(&rx->syncp);
+	kpfn_stat_add(&rx->syncp, &rx->stats[stat], n);
 }
 
 static u8 *kpfn_rx_state(struct kpfn_rx *rx, u32 slot)

@@ -18,9 +18,7 @@
 
 static void kpfn_tx_add(struct kpfn_tx *tx, enum kpfn_tx_stat stat, u64 n)
 {
-	u64_stats_update_begin(&tx->syncp);
-	tx->stats[stat] += n;
-	u64_stats_update_end(&tx->syncp);
+	kpfn_stat_add(&tx->syncp, &tx->stats[stat], n);
 }
 
 /* Free descriptors. */
