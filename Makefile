@@ -3,7 +3,7 @@
 # kvm-pageflip top-level Makefile.
 #
 #   make                 module (against KDIR) + CLI + selftests
-#   make module          the module only; KDIR=/path/to/kernel/build
+#   make module          the module and its guest driver; KDIR=/path/to/kernel/build
 #   make test            every kselftest in the test VM, on every supported kernel
 #   make demo            the main job: a guest watching pages flipped into it
 #   make bench           flip against copy, batch against single (test VM)

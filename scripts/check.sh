@@ -3,9 +3,11 @@
 #
 # make check: the static checks the kernel community uses, on our own files.
 #
-#   sparse        the module, built with C=2 against the 6.12 headers
-#   checkpatch    every C file and header (module strictly, userspace with
-#                 the rules that only make sense in the kernel turned off)
+#   sparse        the module and the guest driver, built with C=2 against
+#                 the 6.12 headers
+#   checkpatch    every C file and header (module and guest driver strictly,
+#                 userspace with the rules that only make sense in the
+#                 kernel turned off)
 #   clang-format  every C file and header, against the kernel's .clang-format
 #   syzlang       the syzkaller descriptions against the uapi header
 #                 (selftests/syzkaller/check.sh)
@@ -49,7 +51,7 @@ kdir_612() {
 
 run_sparse() {
 	local out
-	say "sparse on the module (6.12 headers)"
+	say "sparse on the module and the guest driver (6.12 headers)"
 	out=$(make -s module KDIR="$(kdir_612)" C=2 2>&1) || { echo "$out"; fail "module build"; return; }
 	if grep -E 'warning:|error:' <<<"$out"; then
 		fail "sparse reported the lines above"
@@ -60,9 +62,10 @@ run_sparse() {
 run_checkpatch() {
 	local cp=(perl "$cache/scripts/checkpatch.pl" --no-tree --terse --show-types
 		  --max-line-length=100 -f)
-	say "checkpatch on the module and the uapi header"
+	say "checkpatch on the module, the guest driver and the uapi headers"
 	# KPF_IOCTL_OP() uses its ioctl argument twice; it is always a constant.
-	"${cp[@]}" --strict --ignore MACRO_ARG_REUSE $(git ls-files 'kvm-pageflip/*.[ch]' 'include/*.h') |
+	"${cp[@]}" --strict --ignore MACRO_ARG_REUSE \
+		$(git ls-files 'kvm-pageflip/*.[ch]' 'guest/*.[ch]' 'include/*.h') |
 		grep -v '^total:' && fail "checkpatch (module)"
 	say "checkpatch on userspace (tools/, selftests/)"
 	"${cp[@]}" --ignore PREFER_DEFINED_ATTRIBUTE_MACRO,PREFER_PRINTF,PREFER_PACKED,PREFER_ALIGNED,SPLIT_STRING,AVOID_EXTERNS,NEW_TYPEDEFS,VOLATILE,EMBEDDED_FUNCTION_NAME,PREFER_KERNEL_TYPES \
