@@ -183,9 +183,9 @@ static const struct fz_ioctl_desc fz_ioctls[FZ_NR_IOCTLS] = {
 	FZ_IOCTL(UPLINK_DETACH, kpf_uplink_detach, SZ(kpf_uplink_detach), false,
 		 2, EPERM, ENOENT),
 	FZ_IOCTL(RULE_ADD, kpf_rule_add, SZ(kpf_rule_add), false, 6, EPERM,
-		 ENOENT, EEXIST, ENOSPC),
+		 ENODEV, ENOENT, EEXIST, ENOSPC),
 	FZ_IOCTL(RULE_DEL, kpf_rule_del, SZ(kpf_rule_del), false, 4, EPERM,
-		 ENOENT),
+		 ENODEV, ENOENT),
 	FZ_IOCTL(LIST_RULES, kpf_list_rules, SZ(kpf_list_rules), false, 4,
 		 ENOENT),
 	FZ_IOCTL(LIST_PORTS, kpf_list_ports, SZ(kpf_list_ports), false, 4, 0),
@@ -1212,7 +1212,7 @@ static void fz_mutate_value(struct fz_thread *t, struct fz_call *c)
 			break;
 		default:
 			a->rule_add.rule.ifindex = FZ_NO_IFINDEX;
-			c->expect = ENOENT;
+			c->expect = ENODEV;
 			c->why = "no such uplink";
 			break;
 		}
