@@ -25,6 +25,8 @@ static uint64_t arrived[VM_MAX_VCPUS];
 static uint64_t released;
 #define STRAY_SIGNALS 20
 #define STRAY_SIGNAL_GAP_NS 5000000L
+/* How many gaps the sender waits for one signal to be handled. */
+#define STRAY_SIGNAL_WAITS 2000
 
 /* The harness's declarations are not calls: keep them as written. */
 /* clang-format off */
@@ -243,16 +245,23 @@ struct stray_sender {
 	uint64_t *release;
 };
 
-/* Signals the vCPU's thread STRAY_SIGNALS times, then releases the guest. */
+/*
+ * Signals the vCPU's thread STRAY_SIGNALS times, each once the last one was
+ * handled (a signal sent while the same one is pending is merged into it),
+ * then releases the guest.
+ */
 static void *stray_send(void *data)
 {
 	struct timespec gap = { .tv_nsec = STRAY_SIGNAL_GAP_NS };
 	struct stray_sender *s = data;
-	unsigned int i;
+	unsigned int i, waits;
 
 	for (i = 0; i < STRAY_SIGNALS; i++) {
 		pthread_kill(s->target, SIGUSR2);
-		nanosleep(&gap, NULL);
+		for (waits = 0; strays_seen <= (sig_atomic_t)i &&
+				waits < STRAY_SIGNAL_WAITS;
+		     waits++)
+			nanosleep(&gap, NULL);
 	}
 	WRITE_ONCE(*s->release, 1);
 	return NULL;
