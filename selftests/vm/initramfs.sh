@@ -17,7 +17,10 @@
 #          (NAME=SECONDS words) sets it for single programs
 # CLI      the kvm-pageflip CLI (static)
 # DEMO     the demo or the benchmark program (static; unused in test mode)
-# TEST     the selftest programs (static; test mode)
+# TEST     the selftest programs (static, or busybox sh scripts; test mode)
+#
+# KPF_INITRAMFS_EXTRA names a directory whose contents are added as they are
+# (the L2 guests' payload, selftests/e2e/payload.sh).
 
 set -euo pipefail
 KPF_PROG=initramfs
@@ -28,10 +31,14 @@ KPF_PROG=initramfs
 # for the selftests to modprobe: the virtual netdevs.
 VM_MODULES="kvm_amd e1000e virtio_pci virtio_net veth tun 8021q macvlan"
 
-# require_static FILE: busybox's initramfs has no dynamic loader.
+# require_static FILE: busybox's initramfs has no dynamic loader; a script
+# must be one for busybox.
 require_static() {
 	[ -x "$1" ] || die "$1 is missing or not executable"
-	if readelf -l "$1" | grep -q 'program interpreter'; then
+	if [ "$(head -c 2 "$1")" = "#!" ]; then
+		[ "$(head -n 1 "$1")" = "#!/bin/busybox sh" ] ||
+			die "$1: the test VM runs scripts only with #!/bin/busybox sh"
+	elif readelf -l "$1" | grep -q 'program interpreter'; then
 		die "$1 is dynamically linked; the test VM needs static binaries"
 	fi
 }
@@ -85,13 +92,14 @@ main() {
 		cp "$t" "$stage/kpf/tests/"
 		names+=" ${t##*/}"
 	done
+	[ -z "${KPF_INITRAMFS_EXTRA:-}" ] || cp -a "$KPF_INITRAMFS_EXTRA/." "$stage/"
 	printf 'KPF_MODE=%s\nKPF_TIMEOUT=%s\nKPF_TIMEOUTS="%s"\nKPF_TESTS="%s"\n' \
 		"$mode" "$timeout" "${KPF_PROGRAM_TIMEOUTS:-}" "${names# }" >"$stage/kpf/config"
-	# The fuzzer's settings (KPF_FUZZ_SEED and the like) reach it as they are.
-	env | grep -E '^KPF_FUZZ_[A-Z_]+=[0-9A-Za-z]*$' | sed 's/^/export /' >>"$stage/kpf/config" || :
+	# The fuzzer's and the end-to-end test's settings (KPF_FUZZ_SEED,
+	# KPF_E2E_BOOT_LOOP and the like) reach them as they are.
+	env | grep -E '^KPF_(FUZZ|E2E)_[A-Z_]+=[0-9A-Za-z]*$' | sed 's/^/export /' >>"$stage/kpf/config" || :
 
-	(cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
-		cpio --null -o -H newc -R 0:0 --quiet) >"$out"
+	cpio_of "$stage" "$out"
 }
 
 main "$@"

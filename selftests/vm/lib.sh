@@ -92,3 +92,27 @@ in_chroot() {
 			sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$root" "$@"
 	fi
 }
+
+# cpio_of DIR OUT: the newc archive of DIR's contents, owned by root, in a
+# stable order.
+cpio_of() {
+	(cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc -R 0:0 --quiet) >"$2"
+}
+
+# copy_with_path STAGE FILE...: each FILE (symlinks followed) at its own
+# path under STAGE.
+copy_with_path() {
+	local stage=$1 f
+	shift
+	for f; do
+		mkdir -p "$stage$(dirname "$f")"
+		cp -L "$f" "$stage$f"
+	done
+}
+
+# shared_libs BINARY...: the shared libraries and the loader the BINARYs
+# need, as ldd resolves them on this machine.
+shared_libs() {
+	ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u
+}

@@ -5,7 +5,8 @@
 # booting each Debian kernel prepared by setup.sh with a busybox initramfs.
 #
 #   selftests/vm/run.sh test    every selftest program on every kernel
-#   selftests/vm/run.sh demo    the demo and `kvm-pageflip stats`, live
+#   selftests/vm/run.sh demo    the demo, `kvm-pageflip stats` and the demo
+#                               of two L2 Linux guests, live
 #   selftests/vm/run.sh bench   the benchmark (selftests/bench), live
 #
 # Environment:
@@ -13,7 +14,8 @@
 #   KPF_TESTS          names of the selftest programs to run (test)
 #   KPF_DEMO_KERNEL    label of the kernel the demo boots (default 6.12)
 #   KPF_BENCH_KERNEL   label of the kernel the benchmark boots (default 6.12)
-#   KPF_TEST_TIMEOUT   seconds each program may run in the VM (default 600)
+#   KPF_TEST_TIMEOUT   seconds each program may run in the VM (default 600;
+#                      1200 for the demo and the benchmark)
 #   KPF_TEST_TIMEOUTS  per-program limits that replace it, as NAME=SECONDS
 #                      words (added to, and overriding, PROGRAM_TIMEOUTS)
 #   KPF_FUZZ_*         passed to the programs in the VM (kpf_fuzz_test)
@@ -22,6 +24,10 @@
 #   KPF_BUDGET         seconds after which no further VM is started, the
 #                      running one included in the limit (default 3600)
 #   V=1                show build and apt output and the VM console live
+#
+# When kpf_e2e_test runs, and for the demo, tools/qemu/build.sh builds QEMU
+# with the kvm-pageflip device (once; cached) and selftests/e2e/payload.sh
+# adds it, the L2 guests' kernel and their initramfs to the test VM's.
 #
 # Results come back through the VM's second serial port (see init); the
 # console is kept in build/logs/KVER/console.log.  Per kernel a line
@@ -41,14 +47,15 @@ BENCH=$KPF_REPO/selftests/build/kpf-bench
 TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-600}
 # Programs that need longer than KPF_TEST_TIMEOUT: the fuzzer makes 10^6
 # calls, which takes a few minutes under TCG (Documentation/testing.rst).
-PROGRAM_TIMEOUTS="kpf_fuzz_test=1200 ${KPF_TEST_TIMEOUTS:-}"
+# The end-to-end test boots L2 guests three times.
+PROGRAM_TIMEOUTS="kpf_fuzz_test=1200 kpf_e2e_test=1500 ${KPF_TEST_TIMEOUTS:-}"
 export KPF_PROGRAM_TIMEOUTS=$PROGRAM_TIMEOUTS
 VM_TIMEOUT=${KPF_VM_TIMEOUT:-1800}
 BUDGET=${KPF_BUDGET:-3600}
 # no_timer_check: under TCG on a busy machine the kernel's boot-time check
 # of the IO-APIC timer can miss its ticks and panic ("timer doesn't work
 # through Interrupt-remapped IO-APIC"; seen with other VMs running).
-CMDLINE="console=ttyS0 panic=-1 panic_on_warn=0 intel_iommu=on iommu.strict=1 no_timer_check"
+CMDLINE="console=ttyS0 panic=-1 panic_on_warn=0 intel_iommu=on iommu.strict=1 no_timer_check ${KPF_CMDLINE_EXTRA:-}"
 # Single-threaded TCG: with thread=multi, QEMU 7.2 lets the guest kernel's
 # int3-based code patching go wrong now and then (measured: 6.1 stalled in
 # RCU/soft lockups in 3 of 6 runs, 7.3 hit "Oops: int3" in 3 of 4, 6.12
@@ -168,6 +175,26 @@ boot() {
 	esac
 }
 
+# needs_l2 PROGRAM...: whether one of them runs L2 Linux guests (and needs
+# QEMU with the device and the guests' payload in the test VM).
+needs_l2() {
+	local t
+	for t; do
+		[ "${t##*/}" != kpf_e2e_test ] || return 0
+	done
+	return 1
+}
+
+# l2_payload LABEL: the L2 guests' payload for the test VM of kernel LABEL
+# into KPF_BUILD/vm/e2e-LABEL, exported as KPF_INITRAMFS_EXTRA.  The guests
+# run the same Debian kernel as the test VM; under the debug kernel (no
+# ZONE_DEVICE, and slow) they run Debian's 6.12.
+l2_payload() {
+	local out=$KPF_BUILD/vm/e2e-$1
+	"$KPF_REPO/selftests/e2e/payload.sh" "$out" "${1%-debug}" "$QEMU_BIN" || return
+	export KPF_INITRAMFS_EXTRA=$out
+}
+
 # test_kernel LABEL KVER VMLINUZ MODROOT PROGRAM...: build the module and
 # the initramfs for one kernel, boot it and report.
 test_kernel() {
@@ -176,6 +203,11 @@ test_kernel() {
 	VM_LOG=$KPF_BUILD/logs/$kver
 	ko=$KPF_BUILD/kernels/$kver/kvm-pageflip.ko
 	initrd=$KPF_BUILD/vm/$kver/initramfs.cpio
+	unset KPF_INITRAMFS_EXTRA
+	if [ -n "$QEMU_BIN" ] && ! l2_payload "$label"; then
+		fail_kernel "$kver" "the L2 guests' payload builds" "see the error above"
+		return
+	fi
 
 	if ! KPF_KERNELS=$label "$VM_DIR/build-module.sh"; then
 		fail_kernel "$kver" "kvm-pageflip.ko builds" "see $VM_LOG/build.log"
@@ -211,7 +243,10 @@ main() {
 	MODE=${1:-}
 	case $MODE in
 	test) PROGRAM= ;;
-	demo) KPF_KERNELS=${KPF_DEMO_KERNEL:-6.12} PROGRAM=$DEMO ;;
+	demo)
+		KPF_KERNELS=${KPF_DEMO_KERNEL:-6.12} PROGRAM=$DEMO
+		TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-1200}
+		;;
 	bench)
 		KPF_KERNELS=${KPF_BENCH_KERNEL:-6.12} PROGRAM=$BENCH
 		TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-1200}
@@ -230,6 +265,11 @@ main() {
 	if [ "$MODE" = test ]; then
 		line=$(test_programs)
 		mapfile -t programs <<<"$line"
+	fi
+	QEMU_BIN=
+	if [ "$MODE" = demo ] || needs_l2 "${programs[@]}"; then
+		say "QEMU with the kvm-pageflip device (tools/qemu/build.sh; cached once built)"
+		QEMU_BIN=$("$KPF_REPO/tools/qemu/build.sh" | tee /dev/stderr | tail -n 1)
 	fi
 	while IFS=$'\t' read -r label kver kdir vmlinuz modroot root; do
 		test_kernel "$label" "$kver" "$vmlinuz" "$modroot" "${programs[@]}" </dev/null

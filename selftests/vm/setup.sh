@@ -15,10 +15,11 @@ KPF_PROG=setup
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # clang builds the CLI's XDP classifier; the CLI links libbpf, libelf and
-# zlib statically (their .a files come with the -dev packages).
+# zlib statically (their .a files come with the -dev packages).  The L2
+# guests of the end-to-end test run Debian's ethtool (selftests/e2e).
 HOST_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils zstd rsync
 	debootstrap gcc make libc6-dev clang clang-format libbpf-dev libelf-dev
-	zlib1g-dev sparse"
+	zlib1g-dev sparse ethtool"
 CHROOT_PACKAGES="gcc-14,make,libc6-dev,libelf-dev,xz-utils,kmod"
 DEBIAN_SOURCES=/etc/apt/sources.list.d/debian.sources
 LOG=$KPF_CACHE/setup.log

@@ -27,23 +27,6 @@ FIRMWARE="/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin
 	/usr/share/qemu/linuxboot_dma.bin"
 TIMEOUT=${KPF_SMOKE_TIMEOUT:-900}
 
-# copy_with_path STAGE FILE...: each FILE (symlinks followed) at its own
-# path under STAGE.
-copy_with_path() {
-	local stage=$1 f
-	shift
-	for f; do
-		mkdir -p "$stage$(dirname "$f")"
-		cp -L "$f" "$stage$f"
-	done
-}
-
-# cpio_of DIR OUT
-cpio_of() {
-	(cd "$1" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
-		cpio --null -o -H newc -R 0:0 --quiet) >"$2"
-}
-
 # l2_initramfs OUT: busybox and smoke-l2-init.
 l2_initramfs() {
 	local stage=$1.d
@@ -60,7 +43,7 @@ l1_initramfs() {
 	"$KPF_REPO/selftests/vm/initramfs.sh" "$out" "$kver" "$modroot" "$ko" test 60 "$CLI" -
 	install -m 0755 "$HERE/smoke-l1-init" "$stage/init"
 	install -D -m 0755 "$qemu" "$stage/qemu/qemu-system-x86_64"
-	libs=$(ldd "$qemu" | awk '$2 == "=>" { print $3 } $1 ~ /^\// { print $1 }')
+	libs=$(shared_libs "$qemu")
 	# shellcheck disable=SC2086
 	copy_with_path "$stage" $libs $FIRMWARE
 	install -D -m 0644 "$vmlinuz" "$stage/l2/vmlinuz"
