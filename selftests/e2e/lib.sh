@@ -17,11 +17,15 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 QEMU=/e2e/qemu-system-x86_64
 MAC_A=52:54:00:6b:70:a1
 MAC_B=52:54:00:6b:70:b1
+MAC_NOBODY=02:6b:70:00:01:ee
 IP_A=10.0.0.2
 IP_B=10.0.100.2
 LOG_A=/tmp/l2-a.log
 LOG_B=/tmp/l2-b.log
 BULK=/tmp/bulk
+# Seconds an L2 boot may take before it counts as stuck: 11 to 15 s alone
+# on 6.12, longer under the debug kernel and on a loaded machine.
+BOOT_TRY_S=${KPF_E2E_BOOT_TRY_S:-120}
 UP=$KPF_NIC_XDP
 TX=$KPF_NIC_TX
 
@@ -44,7 +48,11 @@ wait_l2() {
 }
 
 # net_setup: QEMU may use /dev/kvm as kpf; the sender's addresses; the
-# uplink attached in XDP mode.
+# uplink attached in XDP mode.  virtio-net's receive buffers are fragments
+# of compound pages, which the module never flips; only a buffer posted
+# before XDP was attached is first copied by the driver into a page of its
+# own, which can be flipped.  As kpf_xdp_test does, the NIC first receives
+# 384 frames nobody takes, so that its ring is full of such buffers.
 net_setup() {
 	chgrp kvm /dev/kvm
 	chmod 0660 /dev/kvm
@@ -55,21 +63,35 @@ net_setup() {
 	ip link add link "$TX" name "$TX.100" type vlan id 100
 	ip link set "$TX.100" up
 	ip addr add 10.0.100.1/24 dev "$TX.100"
+	ip link set "$UP" promisc on
+	arp -i "$TX" -s 10.0.0.99 $MAC_NOBODY
+	ping -q -c 384 -i 0.01 -W 1 10.0.0.99 >/dev/null
 	kvm-pageflip attach "$UP"
 }
 
+# pin_neighbours: static ARP entries in the test VM for both guests, so
+# that from now on no ARP frame reaches a guest (the guests have one for
+# the sender, set by l2-init from kpf_peer).
+pin_neighbours() {
+	arp -i "$TX" -s $IP_A $MAC_A
+	arp -i "$TX.100" -s $IP_B $MAC_B
+}
+
 # start_guest LOG MAC IP DEVICE-OPTIONS [QEMU-OPTION...]: an L2 guest in
-# the background; $! is QEMU's pid (the launcher execs it).
+# the background; $! is QEMU's pid (the launcher execs it).  The guest's
+# CPU has no XSAVE: QEMU's TCG, which runs the test VM, does not let the
+# test VM's KVM intercept XSETBV, so an L2 kernel's XSETBV would go past
+# KVM, whose XSAVE sizes would then be wrong (Documentation/testing.rst).
 start_guest() {
 	log=$1 mac=$2 ip=$3 opts=$4
 	shift 4
 	: >"$log"
 	chmod 0666 "$log"
-	kvm-pageflip qemu --uplink "$UP" --user kpf -- $QEMU -accel kvm -cpu host \
+	kvm-pageflip qemu --uplink "$UP" --user kpf -- $QEMU -accel kvm -cpu host,-xsave \
 		-machine q35 -m 256M -smp 1 -nodefaults -nographic \
 		-monitor tcp:127.0.0.1:$(monitor_port "$log"),server,nowait \
 		-serial file:"$log" -kernel /e2e/l2/vmlinuz -initrd /e2e/l2/initrd.cpio \
-		-append "console=ttyS0 nokaslr panic=-1 kpf_ip=$ip" \
+		-append "console=ttyS0 nokaslr panic=-1 kpf_ip=$ip kpf_peer=${ip%.*}.1,$(cat /sys/class/net/"$TX"/address)" \
 		-device "kvm-pageflip,mac=$mac$opts" "$@" >"$log.qemu" 2>&1 &
 }
 
@@ -77,16 +99,16 @@ start_guest() {
 # guest and wait until it is ready; sets GUEST_PID to QEMU's pid.  Under
 # nested TCG an L2 boot now and then stops making progress before the
 # guest driver is even loaded (Documentation/testing.rst); such a boot is
-# killed after BOOT_TRY_S seconds, with QEMU's threads shown, and tried
-# once more.
+# killed after BOOT_TRY_S seconds, with QEMU's threads and the guest's
+# registers shown, and tried again, three times in all.
 boot_guest() {
 	name=$1
 	shift
-	for try in 1 2; do
+	for try in 1 2 3; do
 		t0=$(date +%s)
 		start_guest "$@"
 		GUEST_PID=$!
-		if wait_l2 "$1" ready 1 "${BOOT_TRY_S:-300}" $GUEST_PID; then
+		if wait_l2 "$1" ready 1 "$BOOT_TRY_S" $GUEST_PID; then
 			echo "# guest $name ready in $(($(date +%s) - t0)) s (boot $try)"
 			return 0
 		fi
@@ -95,6 +117,27 @@ boot_guest() {
 		stuck $GUEST_PID "$1"
 		kill -9 $GUEST_PID 2>/dev/null
 		wait $GUEST_PID 2>/dev/null
+	done
+	return 1
+}
+
+# reboot_ready LOG PID N: wait for the guest to report ready for the N-th
+# time after a reset it did itself; a reboot that does not get there in
+# BOOT_TRY_S seconds is reset again through QEMU's monitor, three resets
+# in all.
+reboot_ready() {
+	n=$3
+	for try in 1 2 3; do
+		t0=$(date +%s)
+		if wait_l2 "$1" ready "$n" "$BOOT_TRY_S" "$2"; then
+			echo "# guest ready again in $(($(date +%s) - t0)) s (boot $try)"
+			return 0
+		fi
+		echo "# guest not ready again after $(($(date +%s) - t0)) s (boot $try)"
+		dump "$1"
+		stuck "$2" "$1"
+		n=$(($(l2_lines "$1" ready) + 1))
+		echo system_reset | timeout 5 nc 127.0.0.1 "$(monitor_port "$1")" >/dev/null 2>&1
 	done
 	return 1
 }

@@ -16,7 +16,8 @@
 # TIMEOUT  seconds each program may run inside the VM; KPF_PROGRAM_TIMEOUTS
 #          (NAME=SECONDS words) sets it for single programs
 # CLI      the kvm-pageflip CLI (static)
-# DEMO     the demo or the benchmark program (static; unused in test mode)
+# DEMO     the demo or the benchmark program (static; unused in test mode;
+#          "-" for none: the demo's L2 boot runs only /e2e/demo)
 # TEST     the selftest programs (static, or busybox sh scripts; test mode)
 #
 # KPF_INITRAMFS_EXTRA names a directory whose contents are added as they are
@@ -83,7 +84,7 @@ main() {
 
 	require_static "$cli"
 	cp "$cli" "$stage/usr/bin/kvm-pageflip"
-	if [ "$mode" != test ]; then
+	if [ "$mode" != test ] && [ "$demo" != - ]; then
 		require_static "$demo"
 		cp "$demo" "$stage/demo"
 	fi

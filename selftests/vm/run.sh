@@ -157,7 +157,7 @@ boot() {
 	: >"$VM_LOG/channel.log"
 	timeout -k 10 "$4" qemu-system-x86_64 \
 		-accel "$ACCEL" -machine q35,kernel-irqchip=split \
-		-cpu EPYC,+svm,+npt -smp 2 -m 2G -nographic -no-reboot \
+		-cpu EPYC,+svm,+npt -smp "$VM_SMP" -m 2G -nographic -no-reboot \
 		-nodefaults -monitor none \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		"${NICS[@]}" \
@@ -195,50 +195,61 @@ l2_payload() {
 	export KPF_INITRAMFS_EXTRA=$out
 }
 
-# test_kernel LABEL KVER VMLINUZ MODROOT PROGRAM...: build the module and
-# the initramfs for one kernel, boot it and report.
+# test_kernel LABEL KVER VMLINUZ MODROOT KIND PROGRAM...: build the module
+# and the initramfs for one kernel, boot it and report.  KIND "l2" is the
+# boot that runs L2 Linux guests (kpf_e2e_test, the demo's second part):
+# with their payload, and with one vCPU (see Documentation/testing.rst, "L2
+# guests in the test VM"); its logs are in build/logs/KVER-l2.
 test_kernel() {
-	local label=$1 kver=$2 vmlinuz=$3 modroot=$4 ko initrd left started t names=
-	shift 4
-	VM_LOG=$KPF_BUILD/logs/$kver
-	ko=$KPF_BUILD/kernels/$kver/kvm-pageflip.ko
-	initrd=$KPF_BUILD/vm/$kver/initramfs.cpio
+	local label=$1 kver=$2 vmlinuz=$3 modroot=$4 kind=$5 ko initrd left started t
+	local names= name=$2 program=$PROGRAM
+	shift 5
 	unset KPF_INITRAMFS_EXTRA
-	if [ -n "$QEMU_BIN" ] && ! l2_payload "$label"; then
-		fail_kernel "$kver" "the L2 guests' payload builds" "see the error above"
-		return
+	VM_SMP=2
+	if [ "$kind" = l2 ]; then
+		name=$kver-l2 VM_SMP=1
+		program=-
+		if ! l2_payload "$label"; then
+			fail_kernel "$name" "the L2 guests' payload builds" "see the error above"
+			return
+		fi
 	fi
+	VM_LOG=$KPF_BUILD/logs/$name
+	ko=$KPF_BUILD/kernels/$kver/kvm-pageflip.ko
+	initrd=$KPF_BUILD/vm/$name/initramfs.cpio
 
 	if ! KPF_KERNELS=$label "$VM_DIR/build-module.sh"; then
-		fail_kernel "$kver" "kvm-pageflip.ko builds" "see $VM_LOG/build.log"
+		fail_kernel "$name" "kvm-pageflip.ko builds" "see $KPF_BUILD/logs/$kver/build.log"
 		return
 	fi
 	left=$((BUDGET - (SECONDS - START)))
 	if [ "$left" -le 0 ]; then
-		fail_kernel "$kver" "the VM runs" "the time budget of $BUDGET s is spent (KPF_BUDGET)"
+		fail_kernel "$name" "the VM runs" "the time budget of $BUDGET s is spent (KPF_BUDGET)"
 		return
 	fi
 	mkdir -p "${initrd%/*}" "$VM_LOG"
 	if ! "$VM_DIR/initramfs.sh" "$initrd" "$kver" "$modroot" "$ko" "$MODE" "$TEST_TIMEOUT" \
-		"$CLI" "$PROGRAM" "$@"; then
-		fail_kernel "$kver" "the test VM's initramfs builds" "see the error above"
+		"$CLI" "${program:--}" "$@"; then
+		fail_kernel "$name" "the test VM's initramfs builds" "see the error above"
 		return
 	fi
 
-	say "$kver: booting the test VM"
+	say "$name: booting the test VM"
 	started=$SECONDS
-	boot "$kver" "$vmlinuz" "$initrd" $((left < VM_TIMEOUT ? left : VM_TIMEOUT))
-	say "$kver: the VM ran for $((SECONDS - started)) s"
+	boot "$name" "$vmlinuz" "$initrd" $((left < VM_TIMEOUT ? left : VM_TIMEOUT))
+	say "$name: the VM ran for $((SECONDS - started)) s"
 	for t in "$@"; do names+=" ${t##*/}"; done
-	[ "$MODE" = test ] || names=${PROGRAM##*/}
-	awk -v kver="$kver" -v programs="$names" -v limit="$TEST_TIMEOUT" -v vm="$VM_END" \
+	[ "$MODE" = test ] || names=kpf-demo
+	[ "$MODE" = test ] || [ "$kind" != l2 ] || names=kpf-demo-l2
+	awk -v kver="$name" -v programs="$names" -v limit="$TEST_TIMEOUT" -v vm="$VM_END" \
 		-v console="$VM_LOG/console.log" -f "$VM_DIR/report.awk" "$VM_LOG/channel.log" |
 		tee "$VM_LOG/report.txt"
 	count "$(tail -n 1 "$VM_LOG/report.txt")"
 }
 
 main() {
-	local kernels line label kver kdir vmlinuz modroot root programs=()
+	local kernels line label kver kdir vmlinuz modroot root t
+	local programs=() programs_main=() l2_programs=()
 
 	MODE=${1:-}
 	case $MODE in
@@ -266,13 +277,24 @@ main() {
 		line=$(test_programs)
 		mapfile -t programs <<<"$line"
 	fi
+	# The programs that run L2 guests get a boot of their own.
+	for t in "${programs[@]}"; do
+		if needs_l2 "$t"; then l2_programs+=("$t"); else programs_main+=("$t"); fi
+	done
 	QEMU_BIN=
-	if [ "$MODE" = demo ] || needs_l2 "${programs[@]}"; then
+	if [ "$MODE" = demo ] || [ ${#l2_programs[@]} -gt 0 ]; then
 		say "QEMU with the kvm-pageflip device (tools/qemu/build.sh; cached once built)"
 		QEMU_BIN=$("$KPF_REPO/tools/qemu/build.sh" | tee /dev/stderr | tail -n 1)
 	fi
 	while IFS=$'\t' read -r label kver kdir vmlinuz modroot root; do
-		test_kernel "$label" "$kver" "$vmlinuz" "$modroot" "${programs[@]}" </dev/null
+		if [ "$MODE" != test ] || [ ${#programs_main[@]} -gt 0 ]; then
+			test_kernel "$label" "$kver" "$vmlinuz" "$modroot" main \
+				"${programs_main[@]}" </dev/null
+		fi
+		if [ "$MODE" = demo ] || [ ${#l2_programs[@]} -gt 0 ]; then
+			test_kernel "$label" "$kver" "$vmlinuz" "$modroot" l2 \
+				"${l2_programs[@]}" </dev/null
+		fi
 	done <<<"$kernels"
 
 	say "finished in $((SECONDS - START)) s; logs in $KPF_BUILD/logs"
