@@ -87,8 +87,9 @@ main() {
 	done
 	printf 'KPF_MODE=%s\nKPF_TIMEOUT=%s\nKPF_TIMEOUTS="%s"\nKPF_TESTS="%s"\n' \
 		"$mode" "$timeout" "${KPF_PROGRAM_TIMEOUTS:-}" "${names# }" >"$stage/kpf/config"
-	# The fuzzer's settings (KPF_FUZZ_SEED and the like) reach it as they are.
-	env | grep -E '^KPF_FUZZ_[A-Z_]+=[0-9A-Za-z]*$' | sed 's/^/export /' >>"$stage/kpf/config" || :
+	# The fuzzer's and the soak's settings (KPF_FUZZ_SEED, KPF_SOAK_FRAMES
+	# and the like) reach them as they are.
+	env | grep -E '^KPF_(FUZZ|SOAK)_[A-Z_]+=[0-9A-Za-z]*$' | sed 's/^/export /' >>"$stage/kpf/config" || :
 
 	(cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc -R 0:0 --quiet) >"$out"

@@ -17,6 +17,7 @@
 #   KPF_TEST_TIMEOUTS  per-program limits that replace it, as NAME=SECONDS
 #                      words (added to, and overriding, PROGRAM_TIMEOUTS)
 #   KPF_FUZZ_*         passed to the programs in the VM (kpf_fuzz_test)
+#   KPF_SOAK_*         passed to the programs in the VM (kpf_soak_test)
 #   KPF_VM_TIMEOUT     seconds one VM may run (default 1800: the debug
 #                      kernel with every program takes about 900)
 #   KPF_BUDGET         seconds after which no further VM is started, the
