@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "kpf_rx.h"
+#include "proc.h"
 
 #define INJECT_PATH "/sys/kernel/debug/kvm-pageflip/inject"
 #define RX_BATCH_PATH "/sys/module/kvm_pageflip/parameters/rx_batch"
@@ -86,13 +87,10 @@ static void die(const char *what, int err)
 
 static void write_file(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY);
+	int ret = file_write(path, text);
 
-	if (fd < 0)
-		die(path, errno);
-	if (write(fd, text, strlen(text)) < 0)
-		die(path, errno);
-	close(fd);
+	if (ret)
+		die(path, -ret);
 }
 
 static void post(struct consumer *c, uint32_t slot)

@@ -48,6 +48,7 @@
 #include "kpf_test.h"
 #include "kpf_rx.h"
 #include "nic.h"
+#include "proc.h"
 
 #define FAIL_NTH "/proc/thread-self/fail-nth"
 #define FI_DIR "/sys/kernel/debug/"
@@ -157,20 +158,6 @@ static int file_read(const char *path, char *buf, size_t size)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
-}
-
-static int file_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
 }
 
 /* Why fail-nth sweeps cannot run here, or NULL when they can. */

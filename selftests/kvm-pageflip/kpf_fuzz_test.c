@@ -59,6 +59,7 @@
 
 #include "kpf_test.h"
 #include "nic.h"
+#include "proc.h"
 
 #define FZ_DEFAULT_CALLS 1000000UL
 #define FZ_DEFAULT_THREADS 4
@@ -1851,21 +1852,16 @@ static void fz_op_inject(struct fz_thread *t)
 {
 	struct fz_port p = fz_port_pick(t);
 	char cmd[64];
-	int fd, n;
 
 	if (!fz.have_inject)
 		return;
-	fd = open(INJECT_HOOK, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = snprintf(cmd, sizeof(cmd), "%u %u %u", p.id,
-		     1 + below(&t->rng, one_in(&t->rng, 4) ? 20000 : 1500),
-		     1 + below(&t->rng, 4));
+	snprintf(cmd, sizeof(cmd), "%u %u %u", p.id,
+		 1 + below(&t->rng, one_in(&t->rng, 4) ? 20000 : 1500),
+		 1 + below(&t->rng, 4));
 	t->doing = "inject";
-	if (write(fd, cmd, n) == n)
+	if (!file_write(INJECT_HOOK, cmd))
 		t->fig.injects++;
 	t->doing = "between calls";
-	close(fd);
 }
 
 /* ---- teardown ---- */

@@ -578,18 +578,6 @@ TEST_F(rmmod, refused)
 }
 
 /* Writes @cmd to the module's test hook. */
-static int hold_hook(const char *cmd)
-{
-	int fd = open(HOLD_HOOK, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, cmd, strlen(cmd));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 /*
  * A page that somebody else still references when it leaves its slot is
  * quarantined, never handed out, and returns once let go.  Needs the
@@ -607,7 +595,7 @@ TEST_F(integrity, quarantine_held_page)
 	bound_setup(_metadata, self->ctl, &b);
 	ASSERT_EQ(0, kpf_get_stats(self->ctl, 0, &before));
 	snprintf(cmd, sizeof(cmd), "%d 5", b.region.fd);
-	ASSERT_EQ(0, hold_hook(cmd));
+	ASSERT_EQ(0, file_write(HOLD_HOOK, cmd));
 	bound_flip_staged(_metadata, &b, 2);
 
 	ASSERT_EQ(0, kpf_get_stats(self->ctl, 0, &held));
@@ -617,7 +605,7 @@ TEST_F(integrity, quarantine_held_page)
 	ASSERT_EQ(before.pages_quarantined + 1, held.pages_quarantined);
 	ASSERT_TRUE(kpf_counters_balanced(&held));
 
-	ASSERT_EQ(0, hold_hook("release"));
+	ASSERT_EQ(0, file_write(HOLD_HOOK, "release"));
 	ASSERT_EQ(0, kpf_get_stats(self->ctl, 0, &released));
 	ASSERT_EQ(before.pages_quarantined, released.pages_quarantined);
 	ASSERT_TRUE(kpf_counters_balanced(&released));

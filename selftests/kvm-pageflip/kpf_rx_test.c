@@ -150,22 +150,17 @@ FIXTURE_VARIANT_ADD(rx, e1000e) {
 
 FIXTURE_SETUP(rx)
 {
-	char why[128];
 	int tx_ifindex, ret;
 
 	self->ctl = -1;
 	self->tx.fd = -1;
 	if (!devices_ready(_metadata, true))
 		return;
-	self->uplink_ifindex = nic_from_env(variant->nic_env, self->uplink,
-					    sizeof(self->uplink), why,
-					    sizeof(why));
+	self->uplink_ifindex = rx_nics_find(_metadata, variant->nic_env,
+					    self->uplink, self->tx_name,
+					    &tx_ifindex);
 	if (!self->uplink_ifindex)
-		SKIP(return, "%s", why);
-	tx_ifindex = nic_from_env(NIC_ENV_TX, self->tx_name,
-				  sizeof(self->tx_name), why, sizeof(why));
-	if (!tx_ifindex)
-		SKIP(return, "%s", why);
+		return;
 	self->ctl = control_open(_metadata, &self->info);
 	ASSERT_EQ(0, nic_uplink_prepare(self->uplink));
 	ASSERT_EQ(0, nic_set_flags(self->tx_name, IFF_UP, 0));
@@ -188,16 +183,8 @@ FIXTURE_SETUP(rx)
  */
 FIXTURE_TEARDOWN_PARENT(rx)
 {
-	int ctl = kpf_open();
-
-	if (self->attached && ctl >= 0)
-		kpf_uplink_detach(ctl, self->uplink_ifindex);
-	if (ctl >= 0)
-		close(ctl);
-	/* The later tests and programs need the NIC, by its name. */
-	if (self->driver_unbound &&
-	    nic_driver_bind(&self->unbound, CARRIER_MS) > 0)
-		nic_set_flags(self->uplink, IFF_UP, 0);
+	uplink_restore(self->uplink, self->uplink_ifindex, self->attached,
+		       &self->unbound, self->driver_unbound, CARRIER_MS);
 	if (self->vlan_dev[0])
 		nic_vlan_del(self->vlan_dev);
 	if (self->tx_mtu)
@@ -672,17 +659,6 @@ static void port_settle(struct __test_metadata *_metadata, int ctl,
 	*pi = last;
 }
 
-/* Frames the module classified to a port but could not deliver. */
-static uint64_t port_drops(const struct kpf_port_info *pi)
-{
-	uint64_t n = 0;
-	int i;
-
-	for (i = KPF_PORT_DROP_NO_BUFFER; i <= KPF_PORT_DROP_NOMEM; i++)
-		n += pi->counters[i];
-	return n;
-}
-
 /*
  * Frames longer than the uplink's MTU are either refused by the NIC or
  * reach the guest whole; never truncated.  Whatever the module got is
@@ -708,7 +684,7 @@ TEST_F_TIMEOUT(rx, oversize_frames_never_truncated, RX_TEST_TIMEOUT_S)
 	port_settle(_metadata, self->ctl, g.port.id, &pi, 500);
 	ASSERT_LE(4, pi.counters[KPF_PORT_DELIVERED]);
 	ASSERT_EQ(pi.counters[KPF_PORT_RX_FRAMES],
-		  pi.counters[KPF_PORT_DELIVERED] + port_drops(&pi));
+		  pi.counters[KPF_PORT_DELIVERED] + kpf_port_drops(&pi));
 	WRITE_ONCE(RXG(&g)->expect_frames, pi.counters[KPF_PORT_DELIVERED]);
 	rx_guests_finish(_metadata, &g, 1);
 	TH_LOG("%s: of 4 oversize frames the module got %llu, dropped %llu",
@@ -742,7 +718,7 @@ TEST_F_TIMEOUT(rx, full_ring_drops_counted, RX_TEST_TIMEOUT_S)
 	ASSERT_EQ(32, c[KPF_PORT_RX_FRAMES]);
 	ASSERT_LE(4, c[KPF_PORT_DELIVERED]);
 	ASSERT_LT(0, c[KPF_PORT_DROP_NO_BUFFER]);
-	ASSERT_LE(c[KPF_PORT_DELIVERED] + port_drops(&pi), 32);
+	ASSERT_LE(c[KPF_PORT_DELIVERED] + kpf_port_drops(&pi), 32);
 
 	/* The guest takes what it has; what was queued may follow. */
 	WRITE_ONCE(RXG(&g)->go, 1);
@@ -858,7 +834,8 @@ TEST_F_TIMEOUT(rx, garbage_ring_contained, RX_TEST_TIMEOUT_S)
 		ASSERT_LT(0, pi.counters[KPF_PORT_DROP_RING_ERROR]);
 		ASSERT_EQ(11, pi.counters[KPF_PORT_RX_FRAMES]);
 		ASSERT_EQ(pi.counters[KPF_PORT_RX_FRAMES],
-			  pi.counters[KPF_PORT_DELIVERED] + port_drops(&pi));
+			  pi.counters[KPF_PORT_DELIVERED] +
+				  kpf_port_drops(&pi));
 	}
 	port_check_clean(_metadata, self->ctl, &good, RX_FRAMES);
 	for (i = 0; i < NR_GARBAGE; i++)
@@ -921,7 +898,7 @@ TEST_F_TIMEOUT(rx, uplink_deleted_while_traffic_flows, RX_TEST_TIMEOUT_S)
 	ASSERT_EQ(KPF_PORT_STATE_RUNNING, pi.state);
 	ASSERT_LE(8, pi.counters[KPF_PORT_DELIVERED]);
 	ASSERT_EQ(pi.counters[KPF_PORT_RX_FRAMES],
-		  pi.counters[KPF_PORT_DELIVERED] + port_drops(&pi));
+		  pi.counters[KPF_PORT_DELIVERED] + kpf_port_drops(&pi));
 	WRITE_ONCE(RXG(&g)->expect_frames, pi.counters[KPF_PORT_DELIVERED]);
 	rx_guests_finish(_metadata, &g, 1);
 	rx_vm_free(&g);
@@ -1062,9 +1039,9 @@ static void port_balanced(struct __test_metadata *_metadata, int ctl,
 	ASSERT_EQ(KPF_PORT_STATE_RUNNING, pi->state);
 	ASSERT_EQ(0, c[KPF_PORT_RING_ERRORS]);
 	ASSERT_EQ_LOG(c[KPF_PORT_RX_FRAMES],
-		      c[KPF_PORT_DELIVERED] + port_drops(pi),
+		      c[KPF_PORT_DELIVERED] + kpf_port_drops(pi),
 		      "port %u: %llu delivered, %llu dropped", g->port.id,
-		      c[KPF_PORT_DELIVERED], port_drops(pi));
+		      c[KPF_PORT_DELIVERED], kpf_port_drops(pi));
 	ASSERT_EQ(c[KPF_PORT_DELIVERED],
 		  c[KPF_PORT_FLIPPED] + c[KPF_PORT_COPIED]);
 	ASSERT_GUEST_GOT(g, c[KPF_PORT_DELIVERED]);
@@ -1177,8 +1154,8 @@ TEST_F_TIMEOUT(rx, rules_change_while_traffic_flows, 2 * RX_TEST_TIMEOUT_S)
 	}
 	TH_LOG("%s: %u rule changes; of %u frames each, A got %llu (%llu dropped), B %llu (%llu dropped)",
 	       self->uplink, changes, snd.sent,
-	       pi[0].counters[KPF_PORT_RX_FRAMES], port_drops(&pi[0]),
-	       pi[1].counters[KPF_PORT_RX_FRAMES], port_drops(&pi[1]));
+	       pi[0].counters[KPF_PORT_RX_FRAMES], kpf_port_drops(&pi[0]),
+	       pi[1].counters[KPF_PORT_RX_FRAMES], kpf_port_drops(&pi[1]));
 	ASSERT_LE(RULE_CHANGE_STEPS, changes);
 	rx_guests_finish(_metadata, g, 2);
 	for (i = 0; i < 2; i++)
@@ -1240,10 +1217,8 @@ TEST_F_TIMEOUT(rx, driver_unbound_while_traffic_flows, RX_TEST_TIMEOUT_S)
 	       strrchr(self->unbound.device, '/') + 1, delivered, 8 + snd.sent);
 
 	/* The driver comes back, and the guest receives through it. */
-	ifindex = nic_driver_bind(&self->unbound, CARRIER_MS);
-	ASSERT_LE_LOG(1, ifindex, "bind %s: %s", self->uplink,
-		      strerror(-ifindex));
-	self->driver_unbound = false;
+	ifindex = uplink_rebind(_metadata, self->uplink, &self->unbound,
+				&self->driver_unbound, CARRIER_MS);
 	self->uplink_ifindex = ifindex;
 	ASSERT_EQ(0, nic_uplink_prepare(self->uplink));
 	ASSERT_EQ(0, nic_wait_carrier(self->uplink, CARRIER_MS));

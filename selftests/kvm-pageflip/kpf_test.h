@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "frame.h"
 #include "kpf.h"
+#include "kpf_rx.h"
 #include "nic.h"
 #include "watch.h"
 
@@ -120,6 +122,66 @@ static inline void unbind_while_sending(struct __test_metadata *_metadata,
 	usleep(100000);
 	ASSERT_EQ(0, frame_sender_stop(snd));
 	ASSERT_EQ(0, if_nametoindex(name));
+}
+
+/*
+ * Binds the driver of interface @name (@d) again after
+ * unbind_while_sending(), which clears *@unbound, and waits up to @ms for
+ * the interface, under its old name.  Its new ifindex; the test fails if
+ * it does not come back.
+ */
+static inline int uplink_rebind(struct __test_metadata *_metadata,
+				const char *name, const struct nic_driver *d,
+				bool *unbound, unsigned int ms)
+{
+	int ifindex = nic_driver_bind(d, ms);
+
+	ASSERT_LE_LOG(1, ifindex, "bind %s: %s", name, strerror(-ifindex));
+	*unbound = false;
+	return ifindex;
+}
+
+/*
+ * The NICs of a receive test: the uplink named by environment variable
+ * @env, its name in @uplink, and the sender, its name in @tx and its
+ * ifindex in *@tx_ifindex (IF_NAMESIZE bytes each).  The uplink's
+ * ifindex, or 0 with the test marked skipped (the set-up must return).
+ */
+static inline int rx_nics_find(struct __test_metadata *_metadata,
+			       const char *env, char *uplink, char *tx,
+			       int *tx_ifindex)
+{
+	char why[128];
+	int ifindex = nic_from_env(env, uplink, IF_NAMESIZE, why, sizeof(why));
+
+	if (ifindex) {
+		*tx_ifindex = nic_from_env(NIC_ENV_TX, tx, IF_NAMESIZE, why,
+					   sizeof(why));
+		if (*tx_ifindex)
+			return ifindex;
+	}
+	SKIP(return 0, "%s", why);
+}
+
+/*
+ * The parent's teardown of a test that attached interface @name (@ifindex)
+ * as an uplink, if @attached, and may have unbound its driver (@d, if
+ * @unbound): detaches it, and binds the driver again, waiting up to @ms
+ * for the interface, which it brings up under its name for the later
+ * tests and programs.
+ */
+static inline void uplink_restore(const char *name, int ifindex, bool attached,
+				  const struct nic_driver *d, bool unbound,
+				  unsigned int ms)
+{
+	int ctl = kpf_open();
+
+	if (attached && ctl >= 0)
+		kpf_uplink_detach(ctl, ifindex);
+	if (ctl >= 0)
+		close(ctl);
+	if (unbound && nic_driver_bind(d, ms) > 0)
+		nic_set_flags(name, IFF_UP, 0);
 }
 
 /* Logs what a guest reported in @uc. */

@@ -757,10 +757,8 @@ TEST_F_TIMEOUT(xdp, xdp_driver_unbound_while_frames_flip, XDP_TEST_TIMEOUT_S)
 	       self->uplink, delivered, snd.sent, c[KPF_PORT_FLIPPED]);
 
 	/* Bound again: no program, and attach works as on a fresh NIC. */
-	ifindex = nic_driver_bind(&self->unbound, CARRIER_MS);
-	ASSERT_LE_LOG(1, ifindex, "bind %s: %s", self->uplink,
-		      strerror(-ifindex));
-	self->driver_unbound = false;
+	ifindex = uplink_rebind(_metadata, self->uplink, &self->unbound,
+				&self->driver_unbound, CARRIER_MS);
 	self->uplink_ifindex = ifindex;
 	ASSERT_EQ(0, nic_xdp_query(ifindex, &prog_id, &mode));
 	ASSERT_EQ(0, prog_id);

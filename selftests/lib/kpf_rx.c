@@ -200,6 +200,16 @@ err_close:
 	return ret;
 }
 
+uint64_t kpf_port_drops(const struct kpf_port_info *pi)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = KPF_PORT_DROP_NO_BUFFER; i <= KPF_PORT_DROP_NOMEM; i++)
+		n += pi->counters[i];
+	return n;
+}
+
 uint64_t kpf_port_irqs(struct kpf_port *p)
 {
 	uint64_t n;

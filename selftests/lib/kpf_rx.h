@@ -22,6 +22,8 @@ int kpf_list_ports(int ctl, struct kpf_port_info *entries,
 /* The entry of KPF_LIST_PORTS for @port_id; -ENOENT if there is none. */
 int kpf_port_info(int ctl, uint32_t port_id, struct kpf_port_info *info);
 int kpf_port_set(int ctl, uint32_t port_id, uint32_t copybreak);
+/* Frames the module classified to a port but could not deliver. */
+uint64_t kpf_port_drops(const struct kpf_port_info *pi);
 int kpf_region_del_port(int region_fd, uint32_t port_id);
 
 /* A rule for @port_id: @match of KPF_RULE_F_*, @mac may be NULL. */

@@ -24,6 +24,7 @@
 #include <linux/sockios.h>
 
 #include "nic.h"
+#include "proc.h"
 
 #define NIC_CARRIER_POLL_MS 20
 
@@ -372,23 +373,6 @@ int nic_link_del(const char *name)
 	return nic_link_request(&req);
 }
 
-/* Writes @val to the sysfs file @dir/@file.  0 or a negative errno. */
-static int nic_sysfs_write(const char *dir, const char *file, const char *val)
-{
-	char path[PATH_MAX];
-	ssize_t len = strlen(val);
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 int nic_driver_unbind(const char *name, struct nic_driver *d)
 {
 	char path[PATH_MAX], real[PATH_MAX];
@@ -405,7 +389,8 @@ int nic_driver_unbind(const char *name, struct nic_driver *d)
 		return -ENOENT;
 	memcpy(d->driver, real, strlen(real) + 1);
 	id = strrchr(d->device, '/') + 1;
-	return nic_sysfs_write(d->driver, "unbind", id);
+	snprintf(path, sizeof(path), "%s/unbind", d->driver);
+	return file_write(path, id);
 }
 
 /* The interface of device @device, in @name; 0 or -ENOENT. */
@@ -435,11 +420,12 @@ int nic_driver_bind(const struct nic_driver *d, unsigned int ms)
 {
 	const char *id = strrchr(d->device, '/') + 1;
 	struct timespec start, now;
-	char name[IF_NAMESIZE];
+	char name[IF_NAMESIZE], path[PATH_MAX];
 	struct ifreq ifr = { 0 };
 	int ret, ifindex;
 
-	ret = nic_sysfs_write(d->driver, "bind", id);
+	snprintf(path, sizeof(path), "%s/bind", d->driver);
+	ret = file_write(path, id);
 	if (ret)
 		return ret;
 	clock_gettime(CLOCK_MONOTONIC, &start);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Children, fd passing and programs run for the tests that need a second
- * process.
+ * process, and writes to the kernel's files.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,4 +146,21 @@ err_close:
 	if (err >= 0)
 		close(err);
 	return ret;
+}
+
+int file_write(const char *path, const char *text)
+{
+	ssize_t len = strlen(text), n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return n;
+	return n == len ? 0 : -EIO;
 }

@@ -2,7 +2,8 @@
 /*
  * Helpers for tests that involve other processes: waiting for a child with
  * a bound, passing an fd over a unix socket (SCM_RIGHTS), and running a
- * program (the CLI) and keeping what it said.
+ * program (the CLI) and keeping what it said; and writing to the files of
+ * sysfs, debugfs and procfs that the tests drive the kernel through.
  */
 #ifndef KPF_PROC_H
 #define KPF_PROC_H
@@ -36,5 +37,18 @@ struct proc_output {
  */
 int proc_run(const char *path, const char *words, struct proc_output *o,
 	     unsigned int timeout_ms);
+
+/**
+ * file_write() - write a string to a file in one write()
+ * @path: the file, typically in sysfs, debugfs or procfs
+ * @text: what to write, without its terminating NUL
+ *
+ * Opens @path for writing, writes @text with a single write() call, as
+ * the kernel's attribute and hook files expect, and closes it.
+ *
+ * Return: 0, a negative errno from open() or write(), or -EIO when the
+ * file took only part of @text.
+ */
+int file_write(const char *path, const char *text);
 
 #endif /* KPF_PROC_H */

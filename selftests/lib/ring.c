@@ -48,6 +48,10 @@ struct rxg_ring {
 	uint32_t slots[RXG_MAX_FRAME_ELEMS];
 	struct kpf_used_elem first;
 	struct frame_check check;
+	/* RXG_F_INJECT: the frame's first byte, and whether all are equal. */
+	uint8_t inject_val;
+	uint8_t inject_uniform;
+	uint32_t inject_next; /* the value the next injected frame must have */
 	uint32_t next_seq[RXG_MAX_STREAMS];
 	uint8_t posted[RXG_MAX_SLOTS];
 };
@@ -141,12 +145,60 @@ static int __guest rxg_has_mac(void)
 	return 0;
 }
 
+/* RXG_F_INJECT: notes whether the @len bytes at @p keep the frame uniform. */
+static void __guest rxg_inject_feed(struct rxg_ring *r, const uint8_t *p,
+				    uint32_t len)
+{
+	uint32_t i;
+
+	if (!(rxg.flags & RXG_F_INJECT))
+		return;
+	if (!r->check.pos) {
+		r->inject_val = p[0];
+		r->inject_uniform = 1;
+	}
+	for (i = 0; i < len && r->inject_uniform; i++)
+		r->inject_uniform = p[i] == r->inject_val;
+}
+
+/*
+ * Checks and accounts a frame of the inject hook; false if the frame that
+ * just ended is none.
+ */
+static int __guest rxg_inject_end(struct rxg_ring *r)
+{
+	uint32_t len = r->check.pos, val = r->inject_val;
+
+	if (!(rxg.flags & RXG_F_INJECT) || !r->inject_uniform)
+		return 0;
+	GUEST_ASSERT_FMT(len == rxg.inject_len,
+			 "injected frame %lu: %lu bytes of %#lx, expected %lu",
+			 rxg.injected, (uint64_t)len, (uint64_t)val,
+			 rxg.inject_len);
+	if (rxg.flags & RXG_F_LOSSY)
+		GUEST_ASSERT_FMT(val < rxg.inject_count,
+				 "injected frame %lu: byte %#lx of %lu",
+				 rxg.injected, (uint64_t)val, rxg.inject_count);
+	else
+		GUEST_ASSERT_FMT(val == r->inject_next,
+				 "injected frame %lu: byte %#lx, expected %#lx",
+				 rxg.injected, (uint64_t)val,
+				 (uint64_t)r->inject_next);
+	r->inject_next = (val + 1) % rxg.inject_count;
+	WRITE_ONCE(rxg.injected, rxg.injected + 1);
+	WRITE_ONCE(rxg.frames, rxg.frames + 1);
+	return 1;
+}
+
 /* Checks the frame that just ended and accounts it. */
 static void __guest rxg_frame_end(struct rxg_ring *r)
 {
 	struct frame_check *c = &r->check;
 	uint32_t err = frame_check_end(c), s = c->hdr.stream, seq = c->hdr.seq;
 	uint64_t tag = 0;
+
+	if (rxg_inject_end(r))
+		return;
 
 	GUEST_ASSERT_FMT(
 		err != FRAME_E_TYPE,
@@ -247,6 +299,9 @@ static void __guest rxg_take(struct rxg_ring *r)
 		frame_check_start(&r->check);
 	}
 	r->slots[r->nr_elems++] = slot;
+	rxg_inject_feed(
+		r, (const uint8_t *)(rxg.region_gpa + slot * PAGE_SIZE + off),
+		len);
 	frame_check_feed(
 		&r->check,
 		(const uint8_t *)(rxg.region_gpa + slot * PAGE_SIZE + off),

@@ -22,6 +22,14 @@
  *    rxg.expect[stream] (RXG_F_LOSSY: above the last one only;
  *    RXG_F_UNORDERED as well: any).
  *
+ * With RXG_F_INJECT it also takes the frames of the module's inject test
+ * hook, which are no test frames: every byte of the N-th frame of a write
+ * is N & 0xff.  A frame whose bytes are all one value is such a frame; its
+ * length must be rxg.inject_len (which the host makes different for each
+ * guest, so a frame injected for another guest fails), and its value must
+ * be the next of 0, 1, .., rxg.inject_count - 1, 0, .. (the host writes
+ * rxg.inject_count frames at a time; RXG_F_LOSSY: below inject_count).
+ *
  * It then posts the slots again.  It returns (DONE) once rxg.final is set
  * and every stream has all of rxg.expect[] (RXG_F_LOSSY: rxg.expect_frames
  * frames in all); when the host sets rxg.stop first, it fails with what it
@@ -58,6 +66,8 @@
  * them); every other check stays.
  */
 #define RXG_F_UNORDERED (1U << 3)
+/* Frames of the inject test hook may arrive too (see above). */
+#define RXG_F_INJECT (1U << 4)
 
 /* rxg.garbage: how the guest corrupts its ring once go is set. */
 enum rxg_garbage {
@@ -87,6 +97,8 @@ struct rxg {
 	uint64_t garbage;
 	uint64_t garbage_slot;
 	uint64_t expect_error; /* enum kpf_ring_error the garbage must cause */
+	uint64_t inject_len; /* RXG_F_INJECT: length of injected frames */
+	uint64_t inject_count; /* ... and frames per write of the hook */
 	/* Set by the host while the guest runs. */
 	uint64_t expect[RXG_MAX_STREAMS]; /* frames sent, or about to be */
 	uint64_t expect_frames; /* RXG_F_LOSSY: frames delivered in all */
@@ -96,6 +108,7 @@ struct rxg {
 	/* Written by the guest, for the host to wait on. */
 	uint64_t ready;
 	uint64_t frames;
+	uint64_t injected; /* of the frames, those of the inject hook */
 	uint64_t elems;
 	uint64_t kicks;
 	uint64_t garbage_posted; /* the garbage is in the ring */

@@ -96,9 +96,10 @@ main() {
 	[ -z "${KPF_INITRAMFS_EXTRA:-}" ] || cp -a "$KPF_INITRAMFS_EXTRA/." "$stage/"
 	printf 'KPF_MODE=%s\nKPF_TIMEOUT=%s\nKPF_TIMEOUTS="%s"\nKPF_TESTS="%s"\n' \
 		"$mode" "$timeout" "${KPF_PROGRAM_TIMEOUTS:-}" "${names# }" >"$stage/kpf/config"
-	# The fuzzer's and the end-to-end test's settings (KPF_FUZZ_SEED,
-	# KPF_E2E_BOOT_LOOP and the like) reach them as they are.
-	env | grep -E '^KPF_(FUZZ|E2E)_[A-Z_]+=[0-9A-Za-z]*$' | sed 's/^/export /' >>"$stage/kpf/config" || :
+	# The fuzzer's, the soak's and the end-to-end test's settings
+	# (KPF_FUZZ_SEED, KPF_SOAK_FRAMES, KPF_E2E_BOOT_LOOP and the like)
+	# reach them as they are.
+	env | grep -E '^KPF_(FUZZ|SOAK|E2E)_[A-Z_]+=[0-9A-Za-z]*$' | sed 's/^/export /' >>"$stage/kpf/config" || :
 
 	cpio_of "$stage" "$out"
 }

@@ -19,10 +19,12 @@
 #   KPF_TEST_TIMEOUTS  per-program limits that replace it, as NAME=SECONDS
 #                      words (added to, and overriding, PROGRAM_TIMEOUTS)
 #   KPF_FUZZ_*         passed to the programs in the VM (kpf_fuzz_test)
-#   KPF_VM_TIMEOUT     seconds one VM may run (default 1800: the debug
-#                      kernel with every program takes about 900)
+#   KPF_SOAK_*         passed to the programs in the VM (kpf_soak_test)
+#   KPF_VM_TIMEOUT     seconds one VM may run (default 2700: the debug
+#                      kernel with every program took about 900 before
+#                      kpf_soak_test, which adds about 830)
 #   KPF_BUDGET         seconds after which no further VM is started, the
-#                      running one included in the limit (default 3600)
+#                      running one included in the limit (default 4500)
 #   V=1                show build and apt output and the VM console live
 #
 # When kpf_e2e_test runs, and for the demo, tools/qemu/build.sh builds QEMU
@@ -46,12 +48,13 @@ DEMO=$KPF_REPO/selftests/build/kpf-demo
 BENCH=$KPF_REPO/selftests/build/kpf-bench
 TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-600}
 # Programs that need longer than KPF_TEST_TIMEOUT: the fuzzer makes 10^6
-# calls, which takes a few minutes under TCG (Documentation/testing.rst).
-# The end-to-end test boots L2 guests three times.
-PROGRAM_TIMEOUTS="kpf_fuzz_test=1200 kpf_e2e_test=1500 ${KPF_TEST_TIMEOUTS:-}"
+# calls and the soak sends 10^6 frames on the debug kernel, which takes
+# minutes under TCG (Documentation/testing.rst); the end-to-end test boots
+# L2 guests three times.
+PROGRAM_TIMEOUTS="kpf_fuzz_test=1200 kpf_soak_test=1200 kpf_e2e_test=1500 ${KPF_TEST_TIMEOUTS:-}"
 export KPF_PROGRAM_TIMEOUTS=$PROGRAM_TIMEOUTS
-VM_TIMEOUT=${KPF_VM_TIMEOUT:-1800}
-BUDGET=${KPF_BUDGET:-3600}
+VM_TIMEOUT=${KPF_VM_TIMEOUT:-2700}
+BUDGET=${KPF_BUDGET:-4500}
 # no_timer_check: under TCG on a busy machine the kernel's boot-time check
 # of the IO-APIC timer can miss its ticks and panic ("timer doesn't work
 # through Interrupt-remapped IO-APIC"; seen with other VMs running).
