@@ -45,6 +45,10 @@ QB=$GUEST_PID
 expect "guest A up ($(tr -d '\r' <$LOG_A | awk '$1 == "@@l2" && $2 == "ready" { print $3, $4 }'))" $a
 expect "guest B up ($(tr -d '\r' <$LOG_B | awk '$1 == "@@l2" && $2 == "ready" { print $3, $4 }'))" $b
 
+step "QEMU added each guest's rule; the XDP classifier's map is the CLI's to update:"
+echo "   kvm-pageflip sync $UP"
+kvm-pageflip sync "$UP" | sed 's/^/   /'
+
 step "What the module holds: one binding per QEMU, their rules"
 kvm-pageflip bindings
 kvm-pageflip rules
