@@ -152,28 +152,73 @@ NICS=(
 	-device e1000e,netdev=nic_tx,mac=52:54:00:6b:70:03,addr=0x5
 )
 
+# vm_monitor SOCKET COMMAND...: run QEMU monitor commands on SOCKET and
+# print what they printed (at most 10 s each).
+vm_monitor() {
+	perl -MIO::Socket::UNIX -MIO::Select -e '
+		my $s = IO::Socket::UNIX->new(Peer => shift) or exit 1;
+		my $sel = IO::Select->new($s);
+		sub upto_prompt {
+			my $out = "";
+			while ($out !~ /\(qemu\) $/ && $sel->can_read(10)) {
+				sysread($s, my $buf, 65536) or last;
+				$out .= $buf;
+			}
+			$out =~ s/\e\[[0-9;]*[A-Za-z]//g;
+			$out =~ s/\r//g;
+			return $out;
+		}
+		upto_prompt();
+		for my $cmd (@ARGV) {
+			print $s "$cmd\n";
+			my $out = upto_prompt();
+			$out =~ s/^[^\n]*\n//;	# the echo of the command
+			$out =~ s/\(qemu\) $//;
+			print "(qemu) $cmd\n$out";
+		}' "$@"
+}
+
+# stall_dump SECONDS PID: if the VM of PID still runs after SECONDS, keep
+# its vCPUs' state in VM_LOG/stall.txt, for a VM that stopped making
+# progress (with one vCPU, a test VM stuck in an L2 guest says nothing).
+stall_dump() {
+	local nap
+	sleep "$1" &
+	nap=$!
+	trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+	wait "$nap"
+	kill -0 "$2" 2>/dev/null || return 0
+	vm_monitor "$VM_LOG/monitor.sock" "info cpus" "info registers -a" \
+		"x/32i \$pc" "info lapic" >"$VM_LOG/stall.txt" 2>&1 || true
+}
+
 # boot KVER VMLINUZ INITRD SECONDS: run the VM with its console and its
 # channel in VM_LOG; sets VM_END to how it ended.
 boot() {
-	local kver=$1 status=0
+	local kver=$1 status=0 dump
 	: >"$VM_LOG/console.log"
 	: >"$VM_LOG/channel.log"
+	rm -f "$VM_LOG/monitor.sock" "$VM_LOG/stall.txt"
 	timeout -k 10 "$4" qemu-system-x86_64 \
 		-accel "$ACCEL" -machine q35,kernel-irqchip=split \
 		-cpu EPYC,+svm,+npt -smp "$VM_SMP" -m 2G -nographic -no-reboot \
-		-nodefaults -monitor none \
+		-nodefaults -monitor unix:"$VM_LOG/monitor.sock",server=on,wait=off \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		"${NICS[@]}" \
 		-serial file:"$VM_LOG/console.log" -serial file:"$VM_LOG/channel.log" \
 		-kernel "$2" -initrd "$3" -append "$CMDLINE" \
 		</dev/null >"$VM_LOG/qemu.log" 2>&1 &
 	VM_PID=$!
+	stall_dump $(($4 > 60 ? $4 - 20 : $4)) "$VM_PID" &
+	dump=$!
 	follow "$VM_PID" "$kver"
 	wait "$VM_PID" || status=$?
 	VM_PID=
+	kill "$dump" 2>/dev/null || true
+	wait "$dump" 2>/dev/null || true
 	case $status in
 	0) VM_END="QEMU stopped before the VM reported its end (panic? see $VM_LOG/console.log)" ;;
-	124) VM_END="timed out after $4 s (see $VM_LOG/console.log)" ;;
+	124) VM_END="timed out after $4 s (see $VM_LOG/console.log and $VM_LOG/stall.txt)" ;;
 	*) VM_END="QEMU failed with status $status (see $VM_LOG/qemu.log)" ;;
 	esac
 }
