@@ -54,11 +54,18 @@
  * the module never flips; only a buffer the driver posted before XDP was
  * attached, and which lacks XDP headroom, is copied by the driver into an
  * order-0 page of its own (xdp_linearize_page()) that can be flipped.  So
- * that every test starts with a ring of such buffers (256 entries in
- * QEMU), the set-up has the NIC receive this many frames nobody takes
- * while no XDP program is attached.
+ * that every test starts with a ring of such buffers, the set-up has the
+ * NIC receive as many frames nobody takes as its ring holds (QEMU's
+ * rx_queue_size, 256 by default) while no XDP program is attached: then
+ * none of the buffers the previous test's program saw posted is left.
+ * The frames go in batches, each waited for (rx_packets), as many as
+ * needed: the driver refills its ring only between batches.
  */
-#define PRIME_FRAMES 384
+#define PRIME_RING 256
+#define PRIME_BATCH 128
+#define PRIME_ROUNDS 8
+#define PRIME_WAIT_MS 2000
+#define PRIME_POLL_MS 20
 #define PRIME_STREAM 63
 
 static const uint8_t mac_a[6] = { 0x02, 0x6b, 0x70, 0x00, 0x01, 0x0a };
@@ -154,12 +161,47 @@ static int stream_send(FIXTURE_DATA(xdp) * self, const struct frame_spec *s,
 	return frame_send_seq(&self->tx, &f, count);
 }
 
-FIXTURE_SETUP(xdp)
+/*
+ * Primes the uplink's ring (see PRIME_RING): 0 once it has received
+ * PRIME_RING frames, with how many in @got; a negative errno (-ETIMEDOUT:
+ * they did not arrive).
+ */
+static int prime_ring(FIXTURE_DATA(xdp) * self, uint64_t *got)
 {
 	const struct frame_spec prime =
 		stream_sized(PRIME_STREAM, 0, mac_unknown, 100, 0);
+	const struct timespec pause = { .tv_nsec = PRIME_POLL_MS * 1000000L };
+	uint64_t first, now, sent;
+	unsigned int round, waited;
+	int ret;
+
+	*got = 0;
+	ret = nic_rx_packets(self->uplink, &first);
+	for (round = 0; !ret && round < PRIME_ROUNDS; round++) {
+		ret = stream_send(self, &prime, round * PRIME_BATCH,
+				  PRIME_BATCH);
+		sent = (uint64_t)(round + 1) * PRIME_BATCH;
+		for (waited = 0; !ret; waited += PRIME_POLL_MS) {
+			ret = nic_rx_packets(self->uplink, &now);
+			if (ret)
+				break;
+			*got = now - first;
+			if (*got >= sent || waited >= PRIME_WAIT_MS)
+				break;
+			nanosleep(&pause, NULL);
+		}
+		if (!ret && *got >= PRIME_RING)
+			return 0;
+	}
+	return ret ?: -ETIMEDOUT;
+}
+
+FIXTURE_SETUP(xdp)
+{
 	struct proc_output o;
+	uint64_t primed;
 	uint32_t prog_id;
+	int ret;
 	uint8_t mode;
 	int tx_ifindex;
 	char why[128];
@@ -192,7 +234,9 @@ FIXTURE_SETUP(xdp)
 	ASSERT_EQ(0, nic_xdp_query(self->uplink_ifindex, &prog_id, &mode));
 	ASSERT_EQ_LOG(0, prog_id, "%s already has XDP program %u", self->uplink,
 		      prog_id);
-	ASSERT_EQ(0, stream_send(self, &prime, 0, PRIME_FRAMES));
+	ret = prime_ring(self, &primed);
+	ASSERT_EQ_LOG(0, ret, "%s received %llu of %u frames: %s", self->uplink,
+		      (unsigned long long)primed, PRIME_RING, strerror(-ret));
 
 	self->attached = true;
 	cli(&o, "-j attach %s --mode xdp", self->uplink);

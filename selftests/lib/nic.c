@@ -126,6 +126,26 @@ int nic_uplink_prepare(const char *name)
 	return ret ? ret : nic_vlan_strip_off(name);
 }
 
+int nic_rx_packets(const char *name, uint64_t *n)
+{
+	char path[80], text[32];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/rx_packets",
+		 name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (len <= 0)
+		return len < 0 ? -errno : -EIO;
+	text[len] = 0;
+	*n = strtoull(text, NULL, 10);
+	return 0;
+}
+
 /*
  * The carrier itself, from sysfs: IFF_RUNNING follows it only once
  * linkwatch has run, up to a second later.

@@ -48,6 +48,9 @@ int nic_uplink_prepare(const char *name);
  */
 int nic_sender_prepare(const char *name, uint8_t mac[6], unsigned int ms);
 
+/* Frames @name has received (its rx_packets), in @n.  0 or a negative errno. */
+int nic_rx_packets(const char *name, uint64_t *n);
+
 /*
  * Waits up to @ms for @name to have a carrier (an e1000e takes a second
  * or two after it is brought up or its MTU changes).  0 or -ETIMEDOUT.

@@ -23,6 +23,8 @@
 #   KPF_VM_TIMEOUT     seconds one VM may run (default 2700: the debug
 #                      kernel with every program took about 900 before
 #                      kpf_soak_test, which adds about 830)
+#   KPF_STALL_S        seconds a VM may print nothing before it counts as
+#                      stopped (default 300; init prints every 30 s)
 #   KPF_BUDGET         seconds after which no further VM is started, the
 #                      running one included in the limit (default 4500)
 #   V=1                show build and apt output and the VM console live
@@ -54,6 +56,7 @@ TEST_TIMEOUT=${KPF_TEST_TIMEOUT:-600}
 PROGRAM_TIMEOUTS="kpf_fuzz_test=1200 kpf_soak_test=1200 kpf_e2e_test=1500 ${KPF_TEST_TIMEOUTS:-}"
 export KPF_PROGRAM_TIMEOUTS=$PROGRAM_TIMEOUTS
 VM_TIMEOUT=${KPF_VM_TIMEOUT:-2700}
+STALL_S=${KPF_STALL_S:-300}
 BUDGET=${KPF_BUDGET:-4500}
 # no_timer_check: under TCG on a busy machine the kernel's boot-time check
 # of the IO-APIC timer can miss its ticks and panic ("timer doesn't work
@@ -178,27 +181,52 @@ vm_monitor() {
 		}' "$@"
 }
 
-# stall_dump SECONDS PID: if the VM of PID still runs after SECONDS, keep
-# its vCPUs' state in VM_LOG/stall.txt, for a VM that stopped making
-# progress (with one vCPU, a test VM stuck in an L2 guest says nothing).
-stall_dump() {
-	local nap
-	sleep "$1" &
-	nap=$!
-	trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-	wait "$nap"
-	kill -0 "$2" 2>/dev/null || return 0
+# vm_state: the vCPUs' state of the running VM, into VM_LOG/stall.txt.
+vm_state() {
 	vm_monitor "$VM_LOG/monitor.sock" "info cpus" "info registers -a" \
 		"x/32i \$pc" "info lapic" >"$VM_LOG/stall.txt" 2>&1 || true
+}
+
+# watchdog SECONDS PID: watch the VM that PID runs for SECONDS.  A VM that
+# has printed nothing on its console or channel for STALL_S seconds (init
+# prints a heartbeat every 30 s) has stopped making progress: its vCPUs'
+# state goes to VM_LOG/stall.txt, VM_LOG/stalled says for how long it was
+# quiet, and it is stopped.  A VM about to reach its time limit leaves its
+# state too.  (With one vCPU, a test VM stuck in an L2 guest says nothing.)
+watchdog() {
+	local limit=$1 pid=$2 size last= quiet=0 t=0 nap=
+	trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 10 &
+		nap=$!
+		wait "$nap"
+		t=$((t + 10))
+		size=$(stat -c %s "$VM_LOG/console.log" "$VM_LOG/channel.log")
+		if [ "$size" != "$last" ]; then
+			last=$size quiet=0
+		else
+			quiet=$((quiet + 10))
+		fi
+		if [ "$quiet" -ge "$STALL_S" ]; then
+			vm_state
+			echo "$quiet" >"$VM_LOG/stalled"
+			kill "$pid" 2>/dev/null
+			return 0
+		fi
+		if [ "$t" -ge $((limit - 20)) ]; then
+			vm_state
+			return 0
+		fi
+	done
 }
 
 # boot KVER VMLINUZ INITRD SECONDS: run the VM with its console and its
 # channel in VM_LOG; sets VM_END to how it ended.
 boot() {
-	local kver=$1 status=0 dump
+	local kver=$1 status=0 dog
 	: >"$VM_LOG/console.log"
 	: >"$VM_LOG/channel.log"
-	rm -f "$VM_LOG/monitor.sock" "$VM_LOG/stall.txt"
+	rm -f "$VM_LOG/monitor.sock" "$VM_LOG/stall.txt" "$VM_LOG/stalled"
 	timeout -k 10 "$4" qemu-system-x86_64 \
 		-accel "$ACCEL" -machine q35,kernel-irqchip=split \
 		-cpu EPYC,+svm,+npt -smp "$VM_SMP" -m 2G -nographic -no-reboot \
@@ -209,13 +237,17 @@ boot() {
 		-kernel "$2" -initrd "$3" -append "$CMDLINE" \
 		</dev/null >"$VM_LOG/qemu.log" 2>&1 &
 	VM_PID=$!
-	stall_dump $(($4 > 60 ? $4 - 20 : $4)) "$VM_PID" &
-	dump=$!
+	watchdog "$4" "$VM_PID" &
+	dog=$!
 	follow "$VM_PID" "$kver"
 	wait "$VM_PID" || status=$?
 	VM_PID=
-	kill "$dump" 2>/dev/null || true
-	wait "$dump" 2>/dev/null || true
+	kill "$dog" 2>/dev/null || true
+	wait "$dog" 2>/dev/null || true
+	if [ -e "$VM_LOG/stalled" ]; then
+		VM_END="stopped making progress: it printed nothing for $(cat "$VM_LOG/stalled") s (its vCPUs' state is in $VM_LOG/stall.txt)"
+		return
+	fi
 	case $status in
 	0) VM_END="QEMU stopped before the VM reported its end (panic? see $VM_LOG/console.log)" ;;
 	124) VM_END="timed out after $4 s (see $VM_LOG/console.log and $VM_LOG/stall.txt)" ;;
