@@ -38,6 +38,8 @@ l2_initramfs() {
 	cp /bin/busybox "$stage/bin/busybox"
 	install -m 0755 "$HERE/l2-init" "$stage/init"
 	install -m 0755 "$HERE/l2-report" "$HERE/l2-reset" "$stage/"
+	install -m 0644 "$KPF_REPO/selftests/vm/log-bad.txt" \
+		"$KPF_REPO/selftests/vm/log-expected.txt" "$stage/"
 	install -m 0644 "$2" "$stage/kvm-pageflip-net.ko"
 	install -m 0755 /usr/sbin/ethtool "$stage/usr/sbin/ethtool"
 	# shellcheck disable=SC2046

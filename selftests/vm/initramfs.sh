@@ -80,6 +80,9 @@ main() {
 	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,kpf/tests}
 	cp /bin/busybox "$stage/bin/busybox"
 	install -m 0755 "$KPF_REPO/selftests/vm/init" "$stage/init"
+	# For the checks of L2 guests' kernel logs (report.awk's patterns).
+	install -D -m 0644 "$KPF_REPO/selftests/vm/log-bad.txt" \
+		"$KPF_REPO/selftests/vm/log-expected.txt" -t "$stage/kpf/"
 	add_modules "$stage" "$kver" "$modroot" "$ko"
 
 	require_static "$cli"

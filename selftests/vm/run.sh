@@ -343,7 +343,7 @@ test_kernel() {
 	[ "$MODE" = test ] || names=kpf-demo
 	[ "$MODE" = test ] || [ "$kind" != l2 ] || names=kpf-demo-l2
 	awk -v kver="$name" -v programs="$names" -v limit="$TEST_TIMEOUT" -v vm="$VM_END" \
-		-v console="$VM_LOG/console.log" -f "$VM_DIR/report.awk" "$VM_LOG/channel.log" |
+		-v console="$VM_LOG/console.log" -v patterns="$VM_DIR" -f "$VM_DIR/report.awk" "$VM_LOG/channel.log" |
 		tee "$VM_LOG/report.txt"
 	count "$(tail -n 1 "$VM_LOG/report.txt")"
 }

@@ -12,10 +12,11 @@
 #                               kernel than 6.12, V=1 for the console live)
 #
 # The L1 initramfs is the test VM's (selftests/vm/initramfs.sh: busybox, the
-# kernel's modules, kvm-pageflip.ko, the CLI) plus this QEMU with the shared
-# libraries ldd names, the firmware it loads (SeaBIOS, linuxboot_dma.bin,
-# kvmvapic.bin), the same kernel as L2 kernel and the L2 initramfs
-# (busybox and smoke-l2-init).
+# kernel's modules, kvm-pageflip.ko, the CLI) with what the end-to-end test
+# adds (selftests/e2e/payload.sh: this QEMU with its libraries and
+# firmware, the same kernel as L2 kernel, the user kpf), and this test's L2
+# initramfs (busybox and smoke-l2-init).  L1 has one vCPU, as for
+# kpf_e2e_test (Documentation/testing.rst, "L2 guests in the test VM").
 
 set -euo pipefail
 KPF_PROG=qemu-smoke
@@ -23,8 +24,6 @@ KPF_PROG=qemu-smoke
 
 HERE=$KPF_REPO/tools/qemu
 CLI=$KPF_REPO/tools/kvm-pageflip
-FIRMWARE="/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin
-	/usr/share/qemu/linuxboot_dma.bin"
 TIMEOUT=${KPF_SMOKE_TIMEOUT:-900}
 
 # l2_initramfs OUT: busybox and smoke-l2-init.
@@ -37,21 +36,16 @@ l2_initramfs() {
 	cpio_of "$stage" "$1"
 }
 
-# l1_initramfs OUT KVER MODROOT KO VMLINUZ QEMU
+# l1_initramfs OUT KVER MODROOT KO LABEL QEMU
 l1_initramfs() {
-	local out=$1 kver=$2 modroot=$3 ko=$4 vmlinuz=$5 qemu=$6 stage=$1.d libs
-	"$KPF_REPO/selftests/vm/initramfs.sh" "$out" "$kver" "$modroot" "$ko" test 60 "$CLI" -
+	local out=$1 kver=$2 modroot=$3 ko=$4 label=$5 qemu=$6 stage=$1.d
+	"$KPF_REPO/selftests/e2e/payload.sh" "$out.payload" "$label" "$qemu"
+	KPF_INITRAMFS_EXTRA=$out.payload "$KPF_REPO/selftests/vm/initramfs.sh" \
+		"$out" "$kver" "$modroot" "$ko" test 60 "$CLI" -
 	install -m 0755 "$HERE/smoke-l1-init" "$stage/init"
-	install -D -m 0755 "$qemu" "$stage/qemu/qemu-system-x86_64"
-	libs=$(shared_libs "$qemu")
-	# shellcheck disable=SC2086
-	copy_with_path "$stage" $libs $FIRMWARE
-	install -D -m 0644 "$vmlinuz" "$stage/l2/vmlinuz"
+	mkdir -p "$stage/l2"
 	l2_initramfs "$stage/l2/initrd.cpio"
-	rm -rf "$stage/l2/initrd.cpio.d"
-	mkdir -p "$stage/etc"
-	printf 'root:x:0:0:root:/:/bin/sh\nkpf:x:1000:1000:kpf:/tmp:/bin/sh\n' >"$stage/etc/passwd"
-	printf 'root:x:0:\nkvm:x:104:kpf\nkpf:x:1000:\n' >"$stage/etc/group"
+	rm -rf "$stage/l2/initrd.cpio.d" "$out.payload"
 	cpio_of "$stage" "$out"
 }
 
@@ -72,11 +66,11 @@ main() {
 	qemu=$("$HERE/build.sh" | tail -n 1)
 
 	say "building the L1 and L2 initramfs"
-	l1_initramfs "$out/initramfs.cpio" "$kver" "$modroot" "$ko" "$vmlinuz" "$qemu"
+	l1_initramfs "$out/initramfs.cpio" "$kver" "$modroot" "$ko" "$label" "$qemu"
 
 	say "$kver: booting the test VM (log: $out/console.log)"
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-		-accel tcg,thread=single -machine q35 -cpu EPYC,+svm,+npt -smp 2 -m 2G \
+		-accel tcg,thread=single -machine q35 -cpu EPYC,+svm,+npt -smp 1 -m 2G \
 		-nographic -no-reboot -nodefaults -monitor none \
 		-netdev hubport,id=uplink,hubid=0 \
 		-device e1000e,netdev=uplink,mac=52:54:00:6b:70:02,addr=0x4 \
