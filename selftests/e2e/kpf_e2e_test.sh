@@ -81,6 +81,7 @@ if [ -n "${KPF_E2E_BOOT_LOOP:-}" ]; then
 		wait $pid 2>/dev/null
 	done
 	echo "# $stalls of $KPF_E2E_BOOT_LOOP boots stalled"
+	kvm-pageflip detach "$UP" >/dev/null
 	[ $stalls = 0 ] && echo "ok 1 boot_loop" || echo "not ok 1 boot_loop"
 	exit 0
 fi

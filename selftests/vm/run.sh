@@ -267,9 +267,8 @@ needs_l2() {
 
 # The L2 guests run the test VM's own kernel, except under these: the
 # debug kernel has no ZONE_DEVICE (the guest driver would copy) and is
-# slow; a 7.3 L2 guest did not get past its decompressor in three tries of
-# 170 s each (Documentation/testing.rst).  LABEL=L2LABEL words.
-L2_KERNEL_OVERRIDES="6.12-debug=6.12 7.3=6.12"
+# slow.  LABEL=L2LABEL words.
+L2_KERNEL_OVERRIDES="6.12-debug=6.12"
 
 # l2_payload LABEL: the L2 guests' payload for the test VM of kernel LABEL
 # into KPF_BUILD/vm/e2e-LABEL, exported as KPF_INITRAMFS_EXTRA.
