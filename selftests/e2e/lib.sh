@@ -87,12 +87,8 @@ pin_neighbours() {
 
 # start_guest LOG MAC IP DEVICE-OPTIONS [QEMU-OPTION...]: an L2 guest in
 # the background; $! is QEMU's pid (the launcher execs it).  The guest's
-# CPU has no XSAVE: QEMU's TCG, which runs the test VM, does not let the
-# test VM's KVM intercept XSETBV, so an L2 kernel's XSETBV would go past
-# KVM, whose XSAVE sizes would then be wrong.  Nor has it what needs XSAVE
-# (AVX, AVX2, FMA, F16C), which a 7.3 kernel would otherwise use and die of
-# (Documentation/testing.rst).
-L2_CPU=host,-xsave,-avx,-avx2,-fma,-f16c
+# CPU model is the one payload.sh chose (its L2_CPU says why).
+L2_CPU=$(cat /e2e/l2/cpu)
 start_guest() {
 	log=$1 mac=$2 ip=$3 opts=$4
 	shift 4

@@ -12,6 +12,8 @@
 #   /e2e/l2/vmlinuz           the L2 guests' kernel
 #   /e2e/l2/initrd.cpio       busybox, l2-init, l2-report, l2-reset,
 #                             kvm-pageflip-net.ko for that kernel, ethtool
+#   /e2e/l2/kver, /e2e/l2/cpu the L2 kernel's release and the -cpu model the
+#                             L2 guests run with (L2_CPU below)
 #   /etc/passwd, /etc/group   an unprivileged user kpf, in group kvm, for
 #                             QEMU to run as
 #
@@ -27,6 +29,12 @@ KPF_PROG=e2e-payload
 . "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
 
 HERE=$KPF_REPO/selftests/e2e
+# The L2 guests' CPU has no XSAVE: QEMU's TCG, which runs the test VM, does
+# not let the test VM's KVM intercept XSETBV, so an L2 kernel's XSETBV would
+# go past KVM, whose XSAVE sizes would then be wrong.  Nor has it what needs
+# XSAVE (AVX, AVX2, FMA, F16C), which a 7.3 kernel would otherwise use and
+# die of (Documentation/testing.rst, "L2 guests in the test VM").
+L2_CPU=host,-xsave,-avx,-avx2,-fma,-f16c
 FIRMWARE="/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin
 	/usr/share/qemu/linuxboot_dma.bin"
 
@@ -70,6 +78,7 @@ main() {
 	printf 'root:x:0:0:root:/:/bin/sh\nkpf:x:1000:1000:kpf:/tmp:/bin/sh\n' >"$out/etc/passwd"
 	printf 'root:x:0:\nkvm:x:104:kpf\nkpf:x:1000:\n' >"$out/etc/group"
 	echo "$kver" >"$out/e2e/l2/kver"
+	echo "$L2_CPU" >"$out/e2e/l2/cpu"
 }
 
 main "$@"
