@@ -144,22 +144,6 @@ static struct kpf_port_info ports[ROOM];
 static struct kpf_rule rules[ROOM];
 static struct kpf_binding_info bindings[ROOM];
 
-static int file_read(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 /* Why fail-nth sweeps cannot run here, or NULL when they can. */
 static const char *fi_missing(void)
 {

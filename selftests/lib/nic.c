@@ -129,19 +129,13 @@ int nic_uplink_prepare(const char *name)
 int nic_rx_packets(const char *name, uint64_t *n)
 {
 	char path[80], text[32];
-	ssize_t len;
-	int fd;
+	int ret;
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/rx_packets",
 		 name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	len = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (len <= 0)
-		return len < 0 ? -errno : -EIO;
-	text[len] = 0;
+	ret = file_read(path, text, sizeof(text));
+	if (ret)
+		return ret;
 	*n = strtoull(text, NULL, 10);
 	return 0;
 }
@@ -152,16 +146,14 @@ int nic_rx_packets(const char *name, uint64_t *n)
  */
 static int nic_carrier(const char *name)
 {
-	char path[64], c = '0';
-	int fd, ret;
+	char path[64], text[4];
+	int ret;
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = read(fd, &c, 1) == 1 && c == '1';
-	close(fd);
-	return ret;
+	ret = file_read(path, text, sizeof(text));
+	if (ret)
+		return ret;
+	return text[0] == '1';
 }
 
 int nic_wait_carrier(const char *name, unsigned int ms)

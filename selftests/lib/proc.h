@@ -3,7 +3,8 @@
  * Helpers for tests that involve other processes: waiting for a child with
  * a bound, passing an fd over a unix socket (SCM_RIGHTS), and running a
  * program (the CLI) and keeping what it said; and writing to the files of
- * sysfs, debugfs and procfs that the tests drive the kernel through.
+ * sysfs, debugfs and procfs that the tests drive the kernel through, and
+ * reading the small ones.
  */
 #ifndef KPF_PROC_H
 #define KPF_PROC_H
@@ -50,5 +51,16 @@ int proc_run(const char *path, const char *words, struct proc_output *o,
  * file took only part of @text.
  */
 int file_write(const char *path, const char *text);
+
+/**
+ * file_read() - read the first line of a small file
+ * @path: the file, typically in sysfs or procfs
+ * @buf: where its text goes, NUL-terminated, without the line's newline
+ * @size: the size of @buf; longer text is truncated to @size - 1 bytes
+ *
+ * Return: 0, a negative errno from open() or read(), or -EIO when the
+ * file was empty.
+ */
+int file_read(const char *path, char *buf, size_t size);
 
 #endif /* KPF_PROC_H */
