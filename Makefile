@@ -8,7 +8,8 @@
 #   make demo            the main job: a guest watching pages flipped into it
 #   make bench           flip against copy, batch against single (test VM)
 #   make check           static checks (sparse, checkpatch, clang-format)
-#   make qemu            QEMU with the kvm-pageflip device (tools/qemu/build.sh)
+#   make qemu            QEMU with the kvm-pageflip device, and the test VM's QEMU
+#                        (tools/qemu/build.sh, tools/qemu/build.sh --test-vm)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -41,6 +42,7 @@ check:
 
 qemu:
 	tools/qemu/build.sh
+	tools/qemu/build.sh --test-vm
 
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR_ABS) modules_install

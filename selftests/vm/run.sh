@@ -29,9 +29,12 @@
 #                      running one included in the limit (default 4500)
 #   V=1                show build and apt output and the VM console live
 #
-# When kpf_e2e_test runs, and for the demo, tools/qemu/build.sh builds QEMU
-# with the kvm-pageflip device (once; cached) and selftests/e2e/payload.sh
-# adds it, the L2 guests' kernel and their initramfs to the test VM's.
+# The test VM runs in `tools/qemu/build.sh --test-vm`: Debian's QEMU built
+# from its source with TCG and the fixes in tools/qemu/patches/ (once;
+# cached).  When kpf_e2e_test runs, and for the demo, tools/qemu/build.sh
+# builds QEMU with the kvm-pageflip device (once; cached) and
+# selftests/e2e/payload.sh adds it, the L2 guests' kernel and their
+# initramfs to the test VM's.
 #
 # Results come back through the VM's second serial port (see init); the
 # console is kept in build/logs/KVER/console.log.  Per kernel a line
@@ -227,7 +230,7 @@ boot() {
 	: >"$VM_LOG/console.log"
 	: >"$VM_LOG/channel.log"
 	rm -f "$VM_LOG/monitor.sock" "$VM_LOG/stall.txt" "$VM_LOG/stalled"
-	timeout -k 10 "$4" qemu-system-x86_64 \
+	timeout -k 10 "$4" "$TEST_VM_QEMU" \
 		-accel "$ACCEL" -machine q35,kernel-irqchip=split \
 		-cpu EPYC,+svm,+npt -smp "$VM_SMP" -m 2G -nographic -no-reboot \
 		-nodefaults -monitor unix:"$VM_LOG/monitor.sock",server=on,wait=off \
@@ -381,6 +384,8 @@ main() {
 	for t in "${programs[@]}"; do
 		if needs_l2 "$t"; then l2_programs+=("$t"); else programs_main+=("$t"); fi
 	done
+	say "the test VM's QEMU (tools/qemu/build.sh --test-vm; cached once built)"
+	TEST_VM_QEMU=$("$KPF_REPO/tools/qemu/build.sh" --test-vm | tail -n 1)
 	QEMU_BIN=
 	if [ "$MODE" = demo ] || [ ${#l2_programs[@]} -gt 0 ]; then
 		say "QEMU with the kvm-pageflip device (tools/qemu/build.sh; cached once built)"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build a KVM-only qemu-system-x86_64 with the kvm-pageflip device.
+# Build a KVM-only qemu-system-x86_64 with the kvm-pageflip device, or the
+# TCG-only one that runs the test VM.
 #
-#   tools/qemu/build.sh          (as root, or `make qemu`; V=1 shows the
-#                                 output of apt, configure and ninja)
+#   tools/qemu/build.sh            the device's QEMU (as root, or `make qemu`)
+#   tools/qemu/build.sh --test-vm  the test VM's QEMU (selftests/vm/run.sh)
+#
+# V=1 shows the output of apt, configure and ninja.
 #
 # QEMU cannot load a device model from outside, so the device is compiled
 # into QEMU's own source: Debian's source package of exactly the installed
@@ -21,12 +24,20 @@
 #      QEMU's linux-headers/linux/;
 #   5. configure for x86_64-softmmu with KVM only, then ninja.
 #
+# The test VM's QEMU comes from the same tree, configured with TCG only (in
+# build-test-vm/), and with the fixes in tools/qemu/patches/ applied: Debian
+# 12's QEMU 7.2 loses interrupts of a guest that runs its own KVM guests,
+# which stopped the test VM now and then (Documentation/testing.rst, "L2
+# guests in the test VM").  Those fixes touch TCG code only, which the
+# device's KVM-only build does not compile.
+#
 # Nothing lands in the repository.  Under KPF_CACHE/qemu/VERSION/ (without the epoch) the source
-# tree and its build directory are kept and rebuilt incrementally; every
-# result is copied to bin-HASH/qemu-system-x86_64, HASH being that of the
-# QEMU version, this script, the device and the headers, so an unchanged
-# device is never rebuilt.  The last line printed is the binary's path, and
-# KPF_CACHE/qemu/qemu-system-x86_64 links to it.
+# tree and its build directories are kept and rebuilt incrementally; every
+# result is copied to bin-HASH/qemu-system-x86_64 (bin-test-vm-HASH/ for
+# the test VM's), HASH being that of the QEMU version, this script, the
+# device, the headers and the patches, so that nothing unchanged is ever
+# rebuilt.  The last line printed is the binary's path, and
+# KPF_CACHE/qemu/qemu-system-x86_64 (qemu-system-x86_64-test-vm) links to it.
 
 set -euo pipefail
 KPF_PROG=qemu-build
@@ -39,6 +50,7 @@ BUILD_DEPS="build-essential dpkg-dev libglib2.0-dev libpixman-1-dev libfdt-dev
 DEVICE=$KPF_REPO/tools/qemu/kvm-pageflip.c
 HEADERS="$KPF_REPO/include/uapi/linux/kvm_pageflip.h
 	$KPF_REPO/include/uapi/linux/kvm_pageflip_pci.h"
+PATCHES=$(echo "$KPF_REPO"/tools/qemu/patches/*.patch)
 QEMU_CACHE=$KPF_CACHE/qemu
 export CI=true
 
@@ -139,50 +151,78 @@ add_device() {
 	fi
 }
 
+# add_patches DIR: the fixes of tools/qemu/patches/ applied to the tree,
+# each once.
+add_patches() {
+	local dir=$1 p stamp
+
+	for p in $PATCHES; do
+		stamp=$dir/.kpf-patched-$(basename "$p")
+		[ -f "$stamp" ] && continue
+		say "applying $(basename "$p")"
+		logged "$LOG" patch -d "$dir" -p1 -N -i "$p"
+		touch "$stamp"
+	done
+}
+
 # Firmware is found where Debian's QEMU finds it (debian/rules): in the
 # directories of the qemu-system-data, seabios and ipxe-qemu packages.  QEMU
 # rewrites every configured directory under its prefix relative to where
 # the binary is, so the prefix is one that none of them is under: then they
 # are used as they are, wherever the binary lies.  Nothing is installed.
-CONFIGURE_ARGS="--prefix=/opt/kvm-pageflip-qemu
+COMMON_ARGS="--prefix=/opt/kvm-pageflip-qemu
 	--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
-	--target-list=x86_64-softmmu --without-default-features --enable-kvm
-	--disable-tcg --disable-user --disable-docs --disable-werror
-	--disable-install-blobs"
+	--target-list=x86_64-softmmu --without-default-features
+	--disable-user --disable-docs --disable-werror --disable-install-blobs"
+DEVICE_ARGS="$COMMON_ARGS --enable-kvm --disable-tcg"
+TEST_VM_ARGS="$COMMON_ARGS --enable-tcg --disable-kvm"
 
+# configure_qemu DIR BUILDDIR ARGS: BUILDDIR configured, unless it already
+# is with ARGS.
 configure_qemu() {
-	local dir=$1 stamp=$1/build/.kpf-configure
+	local dir=$1 build=$1/$2 args=$3 stamp=$1/$2/.kpf-configure
 
-	[ "$(cat "$stamp" 2>/dev/null)" = "$CONFIGURE_ARGS" ] && return 0
-	say "configuring a KVM-only x86_64 QEMU"
-	(cd "$dir" && logged "$LOG" ./configure $CONFIGURE_ARGS)
-	echo "$CONFIGURE_ARGS" >"$stamp"
+	[ "$(cat "$stamp" 2>/dev/null)" = "$args" ] && return 0
+	mkdir -p "$build"
+	# shellcheck disable=SC2086
+	(cd "$build" && logged "$LOG" ../configure $args)
+	echo "$args" >"$stamp"
 }
 
 main() {
-	local pkg version src key bin
+	local flavour=${1:-} pkg version src key bin builddir args link what
 
+	case $flavour in
+	"") builddir=build args=$DEVICE_ARGS link=qemu-system-x86_64 ;;
+	--test-vm) builddir=build-test-vm args=$TEST_VM_ARGS link=qemu-system-x86_64-test-vm ;;
+	*) die "usage: $0 [--test-vm]" ;;
+	esac
 	read -r pkg version < <(installed_source)
-	key=$( { echo "$version"; cat "${BASH_SOURCE[0]}" "$DEVICE" $HEADERS; } |
+	what="QEMU $version with this device"
+	[ -z "$flavour" ] || what="the test VM's QEMU $version (TCG, with tools/qemu/patches/)"
+	# shellcheck disable=SC2086
+	key=$( { echo "$version $flavour"; cat "${BASH_SOURCE[0]}" "$DEVICE" $HEADERS $PATCHES; } |
 		sha256sum | cut -c1-16)
 	# QEMU's configure refuses a path with a colon: no epoch in the names.
-	bin=$QEMU_CACHE/${version#*:}/bin-$key/qemu-system-x86_64
+	bin=$QEMU_CACHE/${version#*:}/bin${flavour:+-test-vm}-$key/qemu-system-x86_64
 	if [ -x "$bin" ]; then
-		say "QEMU $version with this device is already built"
+		say "$what is already built"
 	else
 		src=$QEMU_CACHE/${version#*:}/src
 		ensure_deb_src "$pkg" "$version"
 		install_build_deps
 		fetch_source "$pkg" "$version" "$src"
 		add_device "$src"
-		configure_qemu "$src"
-		say "building qemu-system-x86_64 (from scratch 2 to 10 minutes on 2 cores, by load; log: $LOG)"
-		logged "$LOG" ninja -C "$src/build" qemu-system-x86_64
+		add_patches "$src"
+		say "configuring $what"
+		configure_qemu "$src" "$builddir" "$args"
+		say "building $what (from scratch 2 to 10 minutes on 2 cores, by load; log: $LOG)"
+		logged "$LOG" ninja -C "$src/$builddir" qemu-system-x86_64
 		mkdir -p "${bin%/*}"
-		install -m 0755 "$src/build/qemu-system-x86_64" "$bin.tmp"
+		install -m 0755 "$src/$builddir/qemu-system-x86_64" "$bin.tmp"
 		mv "$bin.tmp" "$bin"
 	fi
-	ln -sfn "$bin" "$QEMU_CACHE/qemu-system-x86_64"
+	ln -sfn "$bin" "$QEMU_CACHE/$link"
 	echo "$bin"
 }
 

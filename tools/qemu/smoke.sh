@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Smoke test of the QEMU device: the test VM (L1, QEMU/TCG with nested SVM,
-# as in selftests/vm/run.sh) runs the QEMU that tools/qemu/build.sh built,
+# in `build.sh --test-vm`'s QEMU as in selftests/vm/run.sh) runs the QEMU that tools/qemu/build.sh built,
 # with an L2 Linux guest and -device kvm-pageflip; the L2 guest checks the
 # device from userspace (smoke-l2-init), L1 checks the module's side
 # (smoke-l1-init).  Prints the checks, "@@smoke ok|fail WHAT", and exits
@@ -51,7 +51,7 @@ l1_initramfs() {
 
 main() {
 	local label=${KPF_SMOKE_KERNEL:-6.12} line kver kdir vmlinuz modroot root
-	local ko qemu out status=0
+	local ko qemu l1_qemu out status=0
 
 	[ "$(id -u)" = 0 ] || die "must run as root (like selftests/vm/run.sh)"
 	line=$(KPF_KERNELS=$label kernels_selected)
@@ -64,12 +64,13 @@ main() {
 	ko=$KPF_BUILD/kernels/$kver/kvm-pageflip.ko
 	logged "$out/build.log" make -C "$KPF_REPO/tools"
 	qemu=$("$HERE/build.sh" | tail -n 1)
+	l1_qemu=$("$HERE/build.sh" --test-vm | tail -n 1)
 
 	say "building the L1 and L2 initramfs"
 	l1_initramfs "$out/initramfs.cpio" "$kver" "$modroot" "$ko" "$label" "$qemu"
 
 	say "$kver: booting the test VM (log: $out/console.log)"
-	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+	timeout -k 10 "$TIMEOUT" "$l1_qemu" \
 		-accel tcg,thread=single -machine q35 -cpu EPYC,+svm,+npt -smp 1 -m 2G \
 		-nographic -no-reboot -nodefaults -monitor none \
 		-netdev hubport,id=uplink,hubid=0 \
