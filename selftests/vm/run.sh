@@ -237,7 +237,7 @@ boot() {
 		-device intel-iommu,intremap=on,caching-mode=on \
 		"${NICS[@]}" \
 		-serial file:"$VM_LOG/console.log" -serial file:"$VM_LOG/channel.log" \
-		-kernel "$2" -initrd "$3" -append "$CMDLINE $VM_CMDLINE" \
+		-kernel "$2" -initrd "$3" -append "$CMDLINE" \
 		</dev/null >"$VM_LOG/qemu.log" 2>&1 &
 	VM_PID=$!
 	watchdog "$4" "$VM_PID" &
@@ -294,11 +294,9 @@ test_kernel() {
 	local names= name=$2 program=$PROGRAM
 	shift 5
 	unset KPF_INITRAMFS_EXTRA
-	VM_SMP=2 VM_CMDLINE=
+	VM_SMP=2
 	if [ "$kind" = l2 ]; then
-		# kvm.ignore_msrs: see Documentation/testing.rst, "L2 guests in
-		# the test VM".
-		name=$kver-l2 VM_SMP=1 VM_CMDLINE=kvm.ignore_msrs=1
+		name=$kver-l2 VM_SMP=1
 		program=-
 		if ! l2_payload "$label"; then
 			fail_kernel "$name" "the L2 guests' payload builds" "see the error above"
