@@ -152,14 +152,18 @@ add_device() {
 }
 
 # add_patches DIR: the fixes of tools/qemu/patches/ applied to the tree,
-# each once.
+# each once; a stamp with the patch's hash says which version was applied.
 add_patches() {
-	local dir=$1 p stamp
+	local dir=$1 p name stamp
 
 	for p in $PATCHES; do
-		stamp=$dir/.kpf-patched-$(basename "$p")
+		name=$(basename "$p")
+		stamp=$dir/.kpf-patched-$name-$(sha256sum <"$p" | cut -c1-16)
 		[ -f "$stamp" ] && continue
-		say "applying $(basename "$p")"
+		if compgen -G "$dir/.kpf-patched-$name-*" >/dev/null; then
+			die "$name changed since it was applied to $dir: remove that directory to unpack the source again"
+		fi
+		say "applying $name"
 		logged "$LOG" patch -d "$dir" -p1 -N -i "$p"
 		touch "$stamp"
 	done
@@ -178,11 +182,12 @@ DEVICE_ARGS="$COMMON_ARGS --enable-kvm --disable-tcg"
 TEST_VM_ARGS="$COMMON_ARGS --enable-tcg --disable-kvm"
 
 # configure_qemu DIR BUILDDIR ARGS: BUILDDIR configured, unless it already
-# is with ARGS.
+# is with ARGS ($what names the build).
 configure_qemu() {
 	local dir=$1 build=$1/$2 args=$3 stamp=$1/$2/.kpf-configure
 
 	[ "$(cat "$stamp" 2>/dev/null)" = "$args" ] && return 0
+	say "configuring $what"
 	mkdir -p "$build"
 	# shellcheck disable=SC2086
 	(cd "$build" && logged "$LOG" ../configure $args)
@@ -214,7 +219,6 @@ main() {
 		fetch_source "$pkg" "$version" "$src"
 		add_device "$src"
 		add_patches "$src"
-		say "configuring $what"
 		configure_qemu "$src" "$builddir" "$args"
 		say "building $what (from scratch 2 to 10 minutes on 2 cores, by load; log: $LOG)"
 		logged "$LOG" ninja -C "$src/$builddir" qemu-system-x86_64
