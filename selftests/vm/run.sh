@@ -195,7 +195,7 @@ vm_state() {
 # prints a heartbeat every 30 s) has stopped making progress: its vCPUs'
 # state goes to VM_LOG/stall.txt, VM_LOG/stalled says for how long it was
 # quiet, and it is stopped.  A VM about to reach its time limit leaves its
-# state too.  (With one vCPU, a test VM stuck in an L2 guest says nothing.)
+# state too.
 watchdog() {
 	local limit=$1 pid=$2 size last= quiet=0 t=0 nap=
 	trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
@@ -290,7 +290,7 @@ l2_payload() {
 # with their payload, and with one vCPU (see Documentation/testing.rst, "L2
 # guests in the test VM"); its logs are in build/logs/KVER-l2.
 test_kernel() {
-	local label=$1 kver=$2 vmlinuz=$3 modroot=$4 kind=$5 ko initrd left started t try
+	local label=$1 kver=$2 vmlinuz=$3 modroot=$4 kind=$5 ko initrd left started t
 	local names= name=$2 program=$PROGRAM
 	shift 5
 	unset KPF_INITRAMFS_EXTRA
@@ -323,22 +323,10 @@ test_kernel() {
 		return
 	fi
 
-	# Under nested TCG a test VM with one vCPU now and then stops for
-	# good while an L2 guest boots (Documentation/testing.rst, "L2 guests
-	# in the test VM"): such a boot, and only such, is made once more.
-	for try in 1 2; do
-		say "$name: booting the test VM"
-		started=$SECONDS
-		boot "$name" "$vmlinuz" "$initrd" $((left < VM_TIMEOUT ? left : VM_TIMEOUT))
-		say "$name: the VM ran for $((SECONDS - started)) s"
-		left=$((BUDGET - (SECONDS - START)))
-		[ "$try" = 1 ] && [ "$kind" = l2 ] && [ -e "$VM_LOG/stalled" ] && [ "$left" -gt 0 ] || break
-		say "$name: the VM stopped making progress: it printed nothing for $(cat "$VM_LOG/stalled") s"
-		rm -rf "$VM_LOG.stalled"
-		mv "$VM_LOG" "$VM_LOG.stalled"
-		mkdir -p "$VM_LOG"
-		say "$name: its logs and its vCPUs' state (stall.txt) are in $VM_LOG.stalled; booting it once more"
-	done
+	say "$name: booting the test VM"
+	started=$SECONDS
+	boot "$name" "$vmlinuz" "$initrd" $((left < VM_TIMEOUT ? left : VM_TIMEOUT))
+	say "$name: the VM ran for $((SECONDS - started)) s"
 	for t in "$@"; do names+=" ${t##*/}"; done
 	[ "$MODE" = test ] || names=kpf-demo
 	[ "$MODE" = test ] || [ "$kind" != l2 ] || names=kpf-demo-l2
