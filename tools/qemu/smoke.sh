@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Smoke test of the QEMU device: the test VM (L1, QEMU/TCG with nested SVM,
-# in `build.sh --test-vm`'s QEMU as in selftests/vm/run.sh) runs the QEMU that tools/qemu/build.sh built,
-# with an L2 Linux guest and -device kvm-pageflip; the L2 guest checks the
-# device from userspace (smoke-l2-init), L1 checks the module's side
-# (smoke-l1-init).  Prints the checks, "@@smoke ok|fail WHAT", and exits
-# non-zero when one failed or the run did not finish.
+# Smoke test of the QEMU device: the test VM (L1, QEMU/TCG with nested SVM
+# in the QEMU of `build.sh --test-vm`, as in selftests/vm/run.sh) runs the
+# QEMU that tools/qemu/build.sh built, with an L2 Linux guest and -device
+# kvm-pageflip; the L2 guest checks the device from userspace
+# (smoke-l2-init), L1 checks the module's side (smoke-l1-init).  Prints the
+# checks, "@@smoke ok|fail WHAT", and exits non-zero when one failed or the
+# run did not finish.
 #
 #   tools/qemu/smoke.sh        (as root; KPF_SMOKE_KERNEL=6.1 for another
 #                               kernel than 6.12, V=1 for the console live)
