@@ -60,7 +60,7 @@ skip_all() {
 
 # KPF_E2E_BOOT_LOOP=N: only boot guest A N times, each given 120 s, and
 # count the boots that never got ready, and those whose kernel log has a
-# line of /kpf/log-bad.txt (a measurement, not a test).
+# bad line (bad_lines; a measurement, not a test).
 if [ -n "${KPF_E2E_BOOT_LOOP:-}" ]; then
 	echo "1..1"
 	net_setup >/dev/null
@@ -71,8 +71,7 @@ if [ -n "${KPF_E2E_BOOT_LOOP:-}" ]; then
 		pid=$!
 		if wait_l2 $LOG_A ready 1 120 $pid; then
 			echo "# boot $n: ready in $(($(date +%s) - t0)) s"
-			if tr -d '\r' <$LOG_A | grep -F -f /kpf/log-bad.txt |
-				grep -v -F -f /kpf/log-expected.txt | sed 's/^/#   bad: /' | grep .; then
+			if bad_lines $LOG_A | sed 's/^/#   bad: /' | grep .; then
 				bad=$((bad + 1))
 			fi
 		else
@@ -215,7 +214,7 @@ result qemu_kill_mid_traffic
 # 11. Neither guest's kernel logged anything bad.
 report $IP_A /tmp/report-a
 want "log clean" "$(grep '^log ' /tmp/report-a)" "guest A's kernel log"
-bad=$(tr -d '\r' <$LOG_B | grep -F -f /kpf/log-bad.txt | grep -v -F -f /kpf/log-expected.txt)
+bad=$(bad_lines $LOG_B)
 want "" "$bad" "guest B's console"
 grep -v '^log clean' /tmp/report-a | grep -q '^log' && dump $LOG_A
 result guest_logs_clean

@@ -154,6 +154,12 @@ monitor_port() {
 	[ "$1" = "$LOG_A" ] && echo 4441 || echo 4442
 }
 
+# bad_lines LOG: the lines of an L2 guest's console log LOG that
+# /kpf/log-bad.txt names and /kpf/log-expected.txt does not excuse.
+bad_lines() {
+	tr -d '\r' <"$1" | grep -F -f /kpf/log-bad.txt | grep -v -F -f /kpf/log-expected.txt
+}
+
 # stuck PID LOG: where QEMU's threads are, and where the guest's vCPU is
 # (five samples of RIP; the guest runs with nokaslr), as comments.
 stuck() {
