@@ -181,10 +181,10 @@ COMMON_ARGS="--prefix=/opt/kvm-pageflip-qemu
 DEVICE_ARGS="$COMMON_ARGS --enable-kvm --disable-tcg"
 TEST_VM_ARGS="$COMMON_ARGS --enable-tcg --disable-kvm"
 
-# configure_qemu DIR BUILDDIR ARGS: BUILDDIR configured, unless it already
-# is with ARGS ($what names the build).
+# configure_qemu DIR BUILDDIR ARGS WHAT: BUILDDIR configured, unless it
+# already is with ARGS; WHAT names the build.
 configure_qemu() {
-	local dir=$1 build=$1/$2 args=$3 stamp=$1/$2/.kpf-configure
+	local build=$1/$2 args=$3 what=$4 stamp=$1/$2/.kpf-configure
 
 	[ "$(cat "$stamp" 2>/dev/null)" = "$args" ] && return 0
 	say "configuring $what"
@@ -195,21 +195,26 @@ configure_qemu() {
 }
 
 main() {
-	local flavour=${1:-} pkg version src key bin builddir args link what
+	local flavour=${1:-} pkg version src key bin builddir args link tag what
 
+	read -r pkg version < <(installed_source)
 	case $flavour in
-	"") builddir=build args=$DEVICE_ARGS link=qemu-system-x86_64 ;;
-	--test-vm) builddir=build-test-vm args=$TEST_VM_ARGS link=qemu-system-x86_64-test-vm ;;
+	"")
+		builddir=build args=$DEVICE_ARGS link=qemu-system-x86_64 tag=
+		what="QEMU $version with this device"
+		;;
+	--test-vm)
+		builddir=build-test-vm args=$TEST_VM_ARGS
+		link=qemu-system-x86_64-test-vm tag=-test-vm
+		what="the test VM's QEMU $version (TCG, with tools/qemu/patches/)"
+		;;
 	*) die "usage: $0 [--test-vm]" ;;
 	esac
-	read -r pkg version < <(installed_source)
-	what="QEMU $version with this device"
-	[ -z "$flavour" ] || what="the test VM's QEMU $version (TCG, with tools/qemu/patches/)"
 	# shellcheck disable=SC2086
 	key=$( { echo "$version $flavour"; cat "${BASH_SOURCE[0]}" "$DEVICE" $HEADERS $PATCHES; } |
 		sha256sum | cut -c1-16)
 	# QEMU's configure refuses a path with a colon: no epoch in the names.
-	bin=$QEMU_CACHE/${version#*:}/bin${flavour:+-test-vm}-$key/qemu-system-x86_64
+	bin=$QEMU_CACHE/${version#*:}/bin$tag-$key/qemu-system-x86_64
 	if [ -x "$bin" ]; then
 		say "$what is already built"
 	else
@@ -219,7 +224,7 @@ main() {
 		fetch_source "$pkg" "$version" "$src"
 		add_device "$src"
 		add_patches "$src"
-		configure_qemu "$src" "$builddir" "$args"
+		configure_qemu "$src" "$builddir" "$args" "$what"
 		say "building $what (from scratch 2 to 10 minutes on 2 cores, by load; log: $LOG)"
 		logged "$LOG" ninja -C "$src/$builddir" qemu-system-x86_64
 		mkdir -p "${bin%/*}"
